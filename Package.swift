@@ -1,0 +1,33 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "swift-tcpip",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "TCPIP", targets: ["TCPIP"]),
+        .library(name: "TCPIPDevices", targets: ["TCPIPDevices"]),
+        .executable(name: "tcpip", targets: ["tcpip"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // Core: wire formats, TCP engine, stack, simulation. Sans-IO, no dependencies.
+        .target(name: "TCPIP"),
+        // Files and (later) TAP/TUN devices.
+        .target(name: "TCPIPDevices", dependencies: ["TCPIP"]),
+        .executableTarget(
+            name: "tcpip",
+            dependencies: [
+                "TCPIP", "TCPIPDevices",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "TCPIPTests", dependencies: ["TCPIP"]),
+        .testTarget(name: "TCPIPDevicesTests", dependencies: ["TCPIP", "TCPIPDevices"]),
+        .testTarget(name: "tcpipTests", dependencies: ["TCPIP", "TCPIPDevices", "tcpip"]),
+        // Benchmarks: executables that print figures (see BENCHMARKS.md).
+        .executableTarget(name: "checksum-bench", dependencies: ["TCPIP"], path: "Benchmarks/checksum-bench"),
+    ]
+)

@@ -24,6 +24,11 @@ struct ByteRing: @unchecked Sendable {  // copy-on-write: shared storage is neve
     @usableFromInline var storage: ByteRingStorage?
     /// Physical index of logical offset 0.
     @usableFromInline var head: Int = 0
+    /// The size of the last released allocation: the next allocation starts there,
+    /// so a connection whose buffer drains and refills (a receiver that reads
+    /// everything, a sender between bursts) pays one allocation per refill, not
+    /// one per doubling step.
+    @usableFromInline var lastSize: Int = 0
 
     @inlinable init() {}
 
@@ -31,6 +36,7 @@ struct ByteRing: @unchecked Sendable {  // copy-on-write: shared storage is neve
     @inlinable var allocated: Int { storage?.header ?? 0 }
 
     @inlinable mutating func release() {
+        if let s = storage { lastSize = s.header }
         storage = nil
         head = 0
     }
@@ -45,7 +51,7 @@ struct ByteRing: @unchecked Sendable {  // copy-on-write: shared storage is neve
             if !isKnownUniquelyReferenced(&storage) { reallocate(to: size, preserve: preserve) }
             return
         }
-        var newSize = Swift.max(size * 2, ByteRing.minimumAllocation)
+        var newSize = Swift.max(size * 2, ByteRing.minimumAllocation, size == 0 ? lastSize : 0)
         while newSize < needed { newSize *= 2 }
         reallocate(to: Swift.min(newSize, Swift.max(limit, needed)), preserve: preserve)
     }

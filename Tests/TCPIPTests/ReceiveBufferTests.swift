@@ -128,6 +128,22 @@ import Testing
         #expect(b.sackBlocks(rcvNxt: nxt + 1150, limit: 9).count == 4)
     }
 
+    @Test func dsackBlockComesFirstThenItsContainingRange() {
+        var b = ReceiveBuffer(capacity: 10_000)
+        let nxt = SequenceNumber(1000)
+        let hundred = [UInt8](repeating: 1, count: 100)
+        _ = b.insert(hundred, at: 500)                  // 1500-1600
+        _ = b.insert(hundred, at: 900)                  // 1900-2000 (most recent)
+        // A duplicate of 1520-1560 (inside the older range): D-SACK, then its range, then the rest (RFC 2883 §4.2.1).
+        let dup = SACKBlock(start: nxt + 520, end: nxt + 560)
+        #expect(b.insert([UInt8](repeating: 1, count: 40), at: 520) == ReceiveInsertResult(duplicate: 40))
+        #expect(b.sackBlocks(rcvNxt: nxt, limit: 4, dsack: dup).map(\.description) == ["1520-1560", "1500-1600", "1900-2000"])
+        // A duplicate below RCV.NXT (§4.1.1): D-SACK first, then the ranges by recency.
+        let old = SACKBlock(start: nxt - 100, end: nxt)
+        #expect(b.sackBlocks(rcvNxt: nxt, limit: 4, dsack: old).map(\.description) == ["900-1000", "1500-1600", "1900-2000"])
+        #expect(b.sackBlocks(rcvNxt: nxt, limit: 1, dsack: old).map(\.description) == ["900-1000"])
+    }
+
     @Test func rangeLimitDropsOnlyNewRanges() {
         var b = ReceiveBuffer(capacity: 10_000, maxOutOfOrderRanges: 2)
         let ten = [UInt8](repeating: 7, count: 10)

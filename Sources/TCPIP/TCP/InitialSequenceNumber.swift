@@ -21,8 +21,7 @@ public enum SipHash {
         let n = bytes.count
         var i = 0
         while i + 8 <= n {
-            var m: UInt64 = 0
-            for j in 0 ..< 8 { m |= UInt64(bytes[i + j]) << (8 * UInt64(j)) }
+            let m = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self))
             v3 ^= m
             round(&v0, &v1, &v2, &v3); round(&v0, &v1, &v2, &v3)
             v0 ^= m

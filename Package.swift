@@ -15,8 +15,10 @@ let package = Package(
     targets: [
         // Core: wire formats, TCP engine, stack, simulation. Sans-IO, no dependencies.
         .target(name: "TCPIP"),
-        // Files and (later) TAP/TUN devices.
-        .target(name: "TCPIPDevices", dependencies: ["TCPIP"]),
+        // The ioctls Swift cannot call (ioctl is variadic): TUNSETIFF, SIOCSIFMTU, ...
+        .target(name: "CTCPIPShim"),
+        // Real links: TAP/TUN devices (Linux), capture files.
+        .target(name: "TCPIPDevices", dependencies: ["TCPIP", "CTCPIPShim"]),
         .executableTarget(
             name: "tcpip",
             dependencies: [

@@ -211,7 +211,8 @@ public struct PacketDescriber: Sendable {
         s += ", length \(length)"
         if options.verbose {
             let checksum = complete ? (tcp.checksumIsValid(source: src, destination: dst) ? "correct" : "incorrect") : "unverified"
-            let ackText = flags.contains(.ack) || ackRaw != 0 ? "\(ackRaw) (relative \(bases.relativeAcknowledgment(ackRaw)))" : "0"
+            // Without the ACK flag the field means nothing: shown raw, with no relative value.
+            let ackText = flags.contains(.ack) ? "\(ackRaw) (relative \(bases.relativeAcknowledgment(ackRaw)))" : "\(ackRaw)"
             let bits: [(TCPFlags, String)] = [(.ae, "AE"), (.cwr, "CWR"), (.ece, "ECE"), (.urg, "URG"), (.ack, "ACK"),
                                               (.psh, "PSH"), (.rst, "RST"), (.syn, "SYN"), (.fin, "FIN")]
             let bitText = bits.map { "\($0.1) \(flags.contains($0.0) ? 1 : 0)" }.joined(separator: ", ")

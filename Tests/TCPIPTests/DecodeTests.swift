@@ -326,3 +326,45 @@ extension TCPHeader {
         seg.withUnsafeMutableBytes { fillChecksum(segment: $0, source: DecodeFixtures.client, destination: DecodeFixtures.server) }
     }
 }
+
+@Suite struct CaptureRobustnessTests {
+    /// Seeded random damage (flipped bytes, cut lengths, spliced garbage) to captures of
+    /// every frame kind, in pcap and pcapng, must give text or typed errors, never a trap.
+    @Test func randomlyDamagedCapturesNeverTrap() throws {
+        var frames = try CrossCheckFrames.all().map(\.frame)
+        frames += try DecodeFixtures.handshakeAndData()
+        var rng = SeededRandom(seed: 0xCAB1E)
+        var described = 0
+        for round in 0..<3000 {
+            var f = frames[round % frames.count]
+            for _ in 0..<rng.int(1...6) {
+                switch rng.int(0...3) {
+                case 0: if !f.isEmpty { f[rng.int(0...(f.count - 1))] = rng.u8() }
+                case 1: f = Array(f.prefix(rng.int(0...f.count)))
+                case 2: if f.count > 14 { f[14 + rng.int(0...min(f.count - 15, 60))] ^= 1 << UInt8(rng.int(0...7)) }
+                default: f += rng.bytes(rng.int(0...8))
+                }
+            }
+            let linkType: LinkType = [.ethernet, .linuxSLL, .linuxSLL2, .raw, .ipv4][rng.int(0...4)]
+            var w = PcapWriter(linkType: linkType, snaplen: UInt32(rng.int(0...1) == 0 ? 65535 : rng.int(1...80)))
+            w.append(timestamp: Instant(nanoseconds: Int64(round)), packet: f, originalLength: f.count + rng.int(0...3))
+            let r = PacketDescriber.describe(capture: w.bytes, options: .init(absoluteSequenceNumbers: rng.bool(), verbose: rng.bool()))
+            #expect(r.error == nil)
+            described += r.packets.count
+            // The file itself damaged: a typed error or packets, never a trap.
+            var file = w.bytes
+            if !file.isEmpty { file[rng.int(0...(file.count - 1))] = rng.u8() }
+            _ = PacketDescriber.describe(capture: Array(file.prefix(rng.int(0...file.count))))
+        }
+        #expect(described == 3000)
+
+        // pcapng: random bytes in a valid two-section file.
+        let ng = PcapNGTests.twoSectionFile(firstBigEndian: false)
+        for _ in 0..<3000 {
+            var b = ng
+            for _ in 0..<rng.int(1...4) { b[rng.int(0...(b.count - 1))] = rng.u8() }
+            let r = CaptureReader.readAll(b)
+            #expect(r.records.count <= 6)  // never more packets than the file has blocks
+        }
+    }
+}

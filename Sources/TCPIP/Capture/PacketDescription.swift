@@ -266,6 +266,9 @@ public struct PacketDescriber: Sendable {
             return complete ? "IP \(src) > \(dst): [malformed UDP: truncated], length \(d.count)" : "IP \(src) > \(dst): [|udp]"
         }
         let sp = d.be16(0), dp = d.be16(2), len = Int(d.be16(4)), sum = d.be16(6)
+        guard len >= UDPHeaderView.headerLength else {
+            return "IP \(src).\(sp) > \(dst).\(dp): [malformed UDP: \(WireError.badTotalLength)], length \(d.count)"
+        }
         var status = "unverified"
         if complete {
             let udp: UDPHeaderView

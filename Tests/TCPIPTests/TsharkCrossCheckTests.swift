@@ -90,13 +90,16 @@ enum Tshark {
     }
 }
 
-/// Field values as tshark prints them.
-func tsharkHex(_ v: UInt16, digits: Int = 4) -> String {
-    let s = String(v, radix: 16)
-    return "0x" + String(repeating: "0", count: max(0, digits - s.count)) + s
-}
+extension Tshark {
+    /// A 16-bit field as tshark prints hex fields ("0x0800").
+    static func hex(_ v: UInt16, digits: Int = 4) -> String {
+        let s = String(v, radix: 16)
+        return "0x" + String(repeating: "0", count: max(0, digits - s.count)) + s
+    }
 
-func bit(_ b: Bool) -> String { b ? "1" : "0" }
+    /// A one-bit field as tshark prints it.
+    static func bit(_ b: Bool) -> String { b ? "1" : "0" }
+}
 
 /// One frame for the cross-check and what tshark must read in it.
 struct CrossCheckCase {
@@ -128,10 +131,10 @@ enum CrossCheckFrames {
     static func ethernet(_ type: UInt16, _ payload: [UInt8], vlan: VLANTag? = nil, into c: inout CrossCheckCase) throws {
         c.frame = try EthernetFrameHeader(destination: macB, source: macA, etherType: type, vlan: vlan).bytes(payload: payload)
         c.expect("eth", ["eth.dst": macB.description, "eth.src": macA.description,
-                         "eth.type": tsharkHex(vlan == nil ? type : EtherType.vlan)])
+                         "eth.type": Tshark.hex(vlan == nil ? type : EtherType.vlan)])
         if let v = vlan {
-            c.expect("vlan", ["vlan.priority": "\(v.priority)", "vlan.dei": bit(v.dropEligible),
-                              "vlan.id": "\(v.identifier)", "vlan.etype": tsharkHex(type)])
+            c.expect("vlan", ["vlan.priority": "\(v.priority)", "vlan.dei": Tshark.bit(v.dropEligible),
+                              "vlan.id": "\(v.identifier)", "vlan.etype": Tshark.hex(type)])
         }
     }
 
@@ -146,7 +149,7 @@ enum CrossCheckFrames {
         try ethernet(EtherType.ipv4, packet, vlan: vlan, into: &c)
         c.expect("ip", ["ip.version": "4", "ip.hdr_len": "\(h.headerLength)",
                         "ip.dsfield.dscp": "\(dscp)", "ip.dsfield.ecn": "\(ecn)", "ip.len": "\(h.totalLength)",
-                        "ip.id": tsharkHex(id), "ip.flags.rb": "0", "ip.flags.df": "1", "ip.flags.mf": "0",
+                        "ip.id": Tshark.hex(id), "ip.flags.rb": "0", "ip.flags.df": "1", "ip.flags.mf": "0",
                         "ip.frag_offset": "0", "ip.ttl": "\(ttl)", "ip.proto": "\(proto)",
                         "ip.checksum.status": Tshark.checksumGood,
                         "ip.src": source.description, "ip.dst": destination.description])
@@ -163,12 +166,12 @@ enum CrossCheckFrames {
                          "tcp.seq_raw": "\(h.sequenceNumber.rawValue)", "tcp.ack_raw": "\(h.acknowledgmentNumber.rawValue)",
                          "tcp.hdr_len": "\(h.headerLength)",
                          // tshark's tcp.flags holds the reserved bits too; tcp.flags.res is whether any is set.
-                         "tcp.flags": tsharkHex(UInt16(h.reserved) << 9 | f.rawValue),
-                         "tcp.flags.res": bit(h.reserved != 0), "tcp.flags.ae": bit(f.contains(.ae)),
-                         "tcp.flags.cwr": bit(f.contains(.cwr)), "tcp.flags.ece": bit(f.contains(.ece)),
-                         "tcp.flags.urg": bit(f.contains(.urg)), "tcp.flags.ack": bit(f.contains(.ack)),
-                         "tcp.flags.push": bit(f.contains(.psh)), "tcp.flags.reset": bit(f.contains(.rst)),
-                         "tcp.flags.syn": bit(f.contains(.syn)), "tcp.flags.fin": bit(f.contains(.fin)),
+                         "tcp.flags": Tshark.hex(UInt16(h.reserved) << 9 | f.rawValue),
+                         "tcp.flags.res": Tshark.bit(h.reserved != 0), "tcp.flags.ae": Tshark.bit(f.contains(.ae)),
+                         "tcp.flags.cwr": Tshark.bit(f.contains(.cwr)), "tcp.flags.ece": Tshark.bit(f.contains(.ece)),
+                         "tcp.flags.urg": Tshark.bit(f.contains(.urg)), "tcp.flags.ack": Tshark.bit(f.contains(.ack)),
+                         "tcp.flags.push": Tshark.bit(f.contains(.psh)), "tcp.flags.reset": Tshark.bit(f.contains(.rst)),
+                         "tcp.flags.syn": Tshark.bit(f.contains(.syn)), "tcp.flags.fin": Tshark.bit(f.contains(.fin)),
                          "tcp.window_size_value": "\(h.window)", "tcp.urgent_pointer": "\(h.urgentPointer)",
                          "tcp.len": "\(payload.count)", "tcp.checksum.status": Tshark.checksumGood])
         c.expectedAbsolute["tcp", default: [:]]["tcp.seq"] = ["\(h.sequenceNumber.rawValue)"]

@@ -34,11 +34,13 @@ public struct Instant: Hashable, Comparable, Sendable, CustomStringConvertible {
     /// Seconds since the origin, for printing.
     public var seconds: Double { Double(nanoseconds) / 1e9 }
 
+    /// Seconds with six decimals ("12.000345"; "-0.000002" before the origin).
     public var description: String {
         let us = nanoseconds / 1000
-        let s = us / 1_000_000
-        let frac = String(us % 1_000_000)
-        return "\(s)." + String(repeating: "0", count: 6 - frac.count) + frac
+        let magnitude = us.magnitude
+        let frac = String(magnitude % 1_000_000)
+        let sign = us < 0 ? "-" : ""
+        return sign + "\(magnitude / 1_000_000)." + String(repeating: "0", count: 6 - frac.count) + frac
     }
 }
 

@@ -15,7 +15,7 @@
 //     }
 // `copyPendingOutput(into:)` does the same for a caller that owns a send buffer.
 
-public struct EchoService: ~Copyable {
+public final class EchoService {
     public let capacity: Int
     private let storage: UnsafeMutableRawBufferPointer
     private var head = 0
@@ -38,7 +38,7 @@ public struct EchoService: ~Copyable {
 
     /// Takes up to `receiveWindow` bytes; returns how many it took (the caller keeps the rest).
     @discardableResult
-    public mutating func receive(_ bytes: UnsafeRawBufferPointer) -> Int {
+    public func receive(_ bytes: UnsafeRawBufferPointer) -> Int {
         let n = min(bytes.count, receiveWindow)
         var copied = 0
         while copied < n {
@@ -54,12 +54,12 @@ public struct EchoService: ~Copyable {
     }
 
     @discardableResult
-    public mutating func receive(_ bytes: [UInt8]) -> Int {
+    public func receive(_ bytes: [UInt8]) -> Int {
         bytes.withUnsafeBytes { receive($0) }
     }
 
     /// The peer finished sending: echo what is buffered, then close.
-    public mutating func receiveEnd() { inputEnded = true }
+    public func receiveEnd() { inputEnded = true }
 
     /// True when the input ended and everything was echoed: close the connection.
     public var wantsClose: Bool { inputEnded && buffered == 0 }
@@ -71,7 +71,7 @@ public struct EchoService: ~Copyable {
     }
 
     /// Copies pending output into `destination` and marks it written; returns the byte count.
-    public mutating func copyPendingOutput(into destination: UnsafeMutableRawBufferPointer) -> Int {
+    public func copyPendingOutput(into destination: UnsafeMutableRawBufferPointer) -> Int {
         var done = 0
         while done < destination.count && buffered > 0 {
             let run = min(destination.count - done, buffered, capacity - head)
@@ -84,7 +84,7 @@ public struct EchoService: ~Copyable {
     }
 
     /// `n` bytes of the pending output were written.
-    public mutating func didWrite(_ n: Int) {
+    public func didWrite(_ n: Int) {
         precondition(n >= 0 && n <= min(buffered, capacity - head), "wrote more than was pending")
         head = (head + n) % capacity
         buffered -= n

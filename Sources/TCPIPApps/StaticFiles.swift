@@ -124,6 +124,7 @@ public struct StaticDirectorySite: HTTPSite, Sendable {
     }
 
     /// The listing page for a directory: entries are (name, isDirectory), listed sorted by name.
+    /// Hrefs are absolute, percent-encoded per segment, then HTML-escaped.
     public static func listingPage(segments: [String], entries: [(name: String, isDirectory: Bool)]) -> [UInt8] {
         let base = "/" + segments.map(percentEncodePathSegment).joined(separator: "/")
         let title = htmlEscape("/" + segments.joined(separator: "/") + (segments.isEmpty ? "" : "/"))
@@ -131,12 +132,12 @@ public struct StaticDirectorySite: HTTPSite, Sendable {
         html += "<body><h1>Index of \(title)</h1>\n<ul>\n"
         if !segments.isEmpty {
             let parent = "/" + segments.dropLast().map(percentEncodePathSegment).joined(separator: "/")
-            html += "<li><a href=\"\(parent == "/" ? "/" : parent + "/")\">../</a></li>\n"
+            html += "<li><a href=\"\(htmlEscape(parent == "/" ? "/" : parent + "/"))\">../</a></li>\n"
         }
         let prefix = base == "/" ? "/" : base + "/"
         for e in entries.sorted(by: { $0.name < $1.name }) {
             let suffix = e.isDirectory ? "/" : ""
-            html += "<li><a href=\"\(prefix)\(percentEncodePathSegment(e.name))\(suffix)\">\(htmlEscape(e.name))\(suffix)</a></li>\n"
+            html += "<li><a href=\"\(htmlEscape(prefix + percentEncodePathSegment(e.name)))\(suffix)\">\(htmlEscape(e.name))\(suffix)</a></li>\n"
         }
         html += "</ul>\n</body></html>\n"
         return Array(html.utf8)

@@ -19,6 +19,9 @@
 //   body's bytes are then read and discarded (counted in `discardedBodyBytes`).
 // - Invalid or conflicting Content-Length -> 400.
 // Every error is final: the parser stays failed and the server answers and closes.
+// Memory: the parser holds what was fed and not yet consumed. Feed one read at a time and
+// call `next()` until nil before feeding again; then it holds at most the head limits plus
+// one read (body bytes are dropped as they come).
 
 /// Limits on what one request head may hold.
 public struct HTTPRequestLimits: Sendable, Equatable {

@@ -197,24 +197,29 @@ enum ContentLengthProblem: Error { case invalid }
 struct LineBuffer {
     var bytes: [UInt8] = []
     var start = 0
+    /// Bytes before this index (from `start`) are known to hold no LF: a line fed one byte at
+    /// a time is scanned once, not once per byte.
+    private var scanned = 0
 
     var buffered: Int { bytes.count - start }
 
     mutating func append(_ chunk: UnsafeRawBufferPointer) {
         if start > 0 && start >= bytes.count / 2 {
             bytes.removeSubrange(0..<start)
+            scanned -= start
             start = 0
         }
         bytes.append(contentsOf: chunk)
     }
 
     /// Position of the next LF at or after `start`.
-    func indexOfLF() -> Int? {
-        var i = start
+    mutating func indexOfLF() -> Int? {
+        var i = max(start, scanned)
         while i < bytes.count {
-            if bytes[i] == LF { return i }
+            if bytes[i] == LF { scanned = i; return i }
             i += 1
         }
+        scanned = i
         return nil
     }
 
@@ -222,7 +227,7 @@ struct LineBuffer {
     mutating func skip(upTo n: UInt64) -> Int {
         let k = Int(min(UInt64(buffered), n))
         start += k
-        if start == bytes.count { bytes.removeAll(keepingCapacity: true); start = 0 }
+        if start == bytes.count { bytes.removeAll(keepingCapacity: true); start = 0; scanned = 0 }
         return k
     }
 

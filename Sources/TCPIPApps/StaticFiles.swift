@@ -176,7 +176,7 @@ public struct StaticDirectorySite: HTTPSite, Sendable {
 /// one buffer allocated at init and reused for every chunk (the returned buffer is valid
 /// until the next call). Memory stays at one chunk whatever the file size.
 public final class FileChunkReader {
-    public let file: OpenFile
+    public private(set) var file: OpenFile
     public let chunkSize: Int
     private let buffer: UnsafeMutableRawBufferPointer
     private var offset: UInt64
@@ -194,6 +194,15 @@ public final class FileChunkReader {
     }
 
     deinit { buffer.deallocate() }
+
+    /// Starts over on another file (or range), keeping the same buffer: one reader per
+    /// connection serves every response of that connection.
+    public func reset(file: OpenFile, offset: UInt64 = 0, length: UInt64) {
+        self.file = file
+        self.offset = offset
+        self.remaining = length
+        self.bytesRead = 0
+    }
 
     /// The reused chunk buffer's address (tests check every chunk comes from it).
     public var bufferAddress: UnsafeRawPointer { UnsafeRawPointer(buffer.baseAddress!) }

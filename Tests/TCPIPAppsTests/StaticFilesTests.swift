@@ -174,6 +174,12 @@ func residentBytes() -> Int {
         let past = FileChunkReader(file: file, offset: 10, length: 10, chunkSize: 64)
         #expect(throws: StaticFileError.unexpectedEnd) { while try past.nextChunk() != nil {} }
         #expect(OpenFile.regularFile(atPath: t.root + "/fifo") == nil)
+        // The same reader (same buffer) serves another range afterwards.
+        let address = r.bufferAddress
+        r.reset(file: file, offset: 0, length: 5)
+        var again: [UInt8] = []
+        while let c = try r.nextChunk() { #expect(c.baseAddress == address); again += c }
+        #expect(text(again) == "hello" && r.bytesRead == 5)
         #expect(try readAll(file) == Array("hello, world\n".utf8))
     }
 

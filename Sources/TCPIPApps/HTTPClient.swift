@@ -177,7 +177,7 @@ public enum HTTPResponseEvent: Equatable {
     }
 }
 
-public struct HTTPResponseParser {
+public struct HTTPResponseParser: Sendable {
     private enum State {
         case statusLine
         case headers
@@ -470,6 +470,97 @@ public enum FetchDecision: Equatable, Sendable {
         case .download(let n): n.map { "downloading \($0) bytes" } ?? "downloading (length unknown)"
         case .redirect(let s, let l): "redirect \(s) to \(l ?? "(no Location)") not followed"
         case .failure(let m): m
+        }
+    }
+}
+
+/// Why a fetch failed. `message` is the one-line error `tcpip fetch` prints before exiting non-zero.
+public enum HTTPFetchError: Error, Equatable, Sendable {
+    case response(HTTPResponseError)
+    case redirect(status: Int, location: String?)
+    case status(Int, String)
+
+    public var message: String {
+        switch self {
+        case .response(let e):
+            switch e {
+            case .truncatedHead: "connection closed before a complete response head"
+            case .truncatedBody(let got, let expected?): "connection closed after \(got) of \(expected) body bytes"
+            case .truncatedBody(let got, nil): "connection closed inside the chunked body after \(got) bytes"
+            default: "invalid response: \(e)"
+            }
+        case .redirect(let s, let l): FetchDecision.redirect(status: s, location: l).message
+        case .status(let code, let reason): "server answered \(code)\(reason.isEmpty ? "" : " " + reason)"
+        }
+    }
+}
+
+/// The client side of one `tcpip fetch`, sans-IO: send `request`, feed what arrives to
+/// `receive`, call `receiveEnd` when the server closes. Body bytes go to the sink in order, as
+/// slices of the input (no copy). A non-2xx head ends the fetch with an `HTTPFetchError`
+/// (redirects reported, not followed).
+///
+///     var fetch = HTTPFetch(url: url)
+///     try await stream.write(fetch.request)
+///     while let bytes = try await stream.read() { try fetch.receive(bytes) { file.write($0) } }
+///     try fetch.receiveEnd { file.write($0) }
+public struct HTTPFetch: Sendable {
+    public let url: HTTPURL
+    public let request: [UInt8]
+    private var parser: HTTPResponseParser
+    public private(set) var head: HTTPResponseHead?
+    /// Content-Length when the server sent one (for the progress line's total and ETA).
+    public private(set) var expectedLength: UInt64?
+    public private(set) var trailers = HTTPHeaders()
+    public private(set) var isComplete = false
+
+    public init(url: HTTPURL, userAgent: String = "swift-tcpip-fetch/1", limits: HTTPResponseLimits = HTTPResponseLimits()) {
+        self.url = url
+        self.request = HTTPClientRequest.get(url, userAgent: userAgent)
+        self.parser = HTTPResponseParser(limits: limits)
+    }
+
+    /// Body bytes delivered so far.
+    public var bodyBytes: UInt64 { parser.bodyBytes }
+
+    /// Feeds bytes from the connection. Throws `HTTPFetchError`, or what `sink` throws.
+    public mutating func receive(_ input: UnsafeRawBufferPointer, sink: (UnsafeRawBufferPointer) throws -> Void) throws {
+        var consumed = 0
+        while true {
+            let event: HTTPResponseEvent?
+            do { event = try parser.next(input, consumed: &consumed) } catch { throw HTTPFetchError.response(error) }
+            guard let event else { return }
+            try handle(event, sink: sink)
+        }
+    }
+
+    public mutating func receive(_ input: [UInt8], sink: (UnsafeRawBufferPointer) throws -> Void) throws {
+        try input.withUnsafeBytes { try receive($0, sink: sink) }
+    }
+
+    /// The server closed the connection: completes a read-until-close body, or throws when
+    /// the response was cut short.
+    public mutating func receiveEnd(sink: (UnsafeRawBufferPointer) throws -> Void = { _ in }) throws {
+        let event: HTTPResponseEvent?
+        do { event = try parser.finish() } catch { throw HTTPFetchError.response(error) }
+        if let event { try handle(event, sink: sink) }
+        if !isComplete { throw HTTPFetchError.response(.truncatedHead) }
+    }
+
+    private mutating func handle(_ event: HTTPResponseEvent, sink: (UnsafeRawBufferPointer) throws -> Void) throws {
+        switch event {
+        case .head(let h):
+            head = h
+            switch FetchDecision(h) {
+            case .download(let length): expectedLength = length
+            case .redirect(let s, let l): throw HTTPFetchError.redirect(status: s, location: l)
+            case .failure: throw HTTPFetchError.status(h.status, h.reason)
+            }
+        case .body(let bytes):
+            try sink(bytes)
+        case .end(let t):
+            trailers = t
+            isComplete = true
         }
     }
 }

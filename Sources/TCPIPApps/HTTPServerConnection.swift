@@ -209,3 +209,7 @@ public struct BuiltinSite: HTTPSite, Sendable {
         }
     }
 }
+
+extension HTTPSiteResource: Sendable where File: Sendable {}
+extension HTTPServerAction: Sendable where File: Sendable {}
+extension HTTPServerConnection: Sendable where Site: Sendable, Site.File: Sendable {}

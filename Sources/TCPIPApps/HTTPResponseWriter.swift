@@ -105,7 +105,7 @@ public struct HTTPResponseWriter: Sendable {
         return HTTPResponse(status: status, head: h, body: isHead ? [] : body)
     }
 
-    /// The HTML body of an error page.
+    /// The HTML body of an error page (and of a redirect).
     public static func errorPageBody(_ status: HTTPStatus) -> [UInt8] {
         Array("<!DOCTYPE html>\n<html><head><title>\(status.code) \(status.reason)</title></head><body><h1>\(status.code) \(status.reason)</h1></body></html>\n".utf8)
     }
@@ -117,6 +117,17 @@ public struct HTTPResponseWriter: Sendable {
         if status.code == 405 { extra.append(name: "Allow", value: "GET, HEAD") }
         return response(status: status, contentType: MediaType.html, body: Self.errorPageBody(status), isHead: isHead,
                         keepAlive: keepAlive, requestVersion: requestVersion, date: date, extraHeaders: extra)
+    }
+}
+
+extension HTTPResponseWriter {
+    /// 301 Moved Permanently with `Location: location` and the standard small HTML body.
+    public func redirectResponse(location: String, isHead: Bool = false, keepAlive: Bool,
+                                 requestVersion: HTTPVersion = .http1_1, date: Int64? = nil) -> HTTPResponse {
+        var extra = HTTPHeaders()
+        extra.append(name: "Location", value: location)
+        return response(status: .movedPermanently, contentType: MediaType.html, body: Self.errorPageBody(.movedPermanently),
+                        isHead: isHead, keepAlive: keepAlive, requestVersion: requestVersion, date: date, extraHeaders: extra)
     }
 }
 

@@ -26,6 +26,9 @@ public enum HTTPSiteResource<File> {
     case failed
     case content(contentType: String, body: [UInt8])
     case file(File, contentType: String, size: UInt64)
+    /// 301 to `location` (an absolute path, already percent-encoded), e.g. a directory
+    /// asked for without its trailing `/`, so relative links in its page resolve inside it.
+    case redirect(location: String)
 }
 
 /// A set of resources addressed by decoded path segments.
@@ -145,6 +148,11 @@ public struct HTTPServerConnection<Site: HTTPSite> {
             let r = writer.response(status: .ok, contentType: type, body: body, isHead: isHead,
                                     keepAlive: request.keepAlive, requestVersion: request.version, date: date)
             record(.ok)
+            queued.append(.write(r.bytes))
+        case .redirect(let location):
+            let r = writer.redirectResponse(location: location, isHead: isHead, keepAlive: request.keepAlive,
+                                            requestVersion: request.version, date: date)
+            record(.movedPermanently)
             queued.append(.write(r.bytes))
         case .file(let file, let type, let size):
             let head = writer.head(status: .ok, contentType: type, contentLength: size, keepAlive: request.keepAlive,

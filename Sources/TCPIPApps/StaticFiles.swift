@@ -8,9 +8,11 @@
 //   served only if the result is the root or below it (`root + "/"` prefix). A symlink
 //   that leads out of the root -> 403 Forbidden (the name exists under the root, but what
 //   it points to is not ours to serve). A name that does not exist -> 404; EACCES -> 403.
-// - Directories: `index.html` inside (same realpath + prefix check) if it is a regular file,
-//   else a generated HTML listing (sorted by name, hrefs absolute and percent-encoded, names
-//   HTML-escaped). Listing links are absolute, so a directory works with or without `/`.
+// - Directories: asked for without a trailing `/` -> 301 to the same path with `/` (query
+//   kept), so relative links in its index page resolve inside it. With `/`: `index.html`
+//   inside (same realpath + prefix check) if it is a regular file, else a generated HTML
+//   listing (sorted by name, hrefs absolute and percent-encoded, names HTML-escaped; dot
+//   files are listed and served like any other name).
 // - Only regular files are served; FIFOs, sockets and devices -> 403 (opened with
 //   O_NONBLOCK so a FIFO can never block us). A file path with a trailing `/` -> 404.
 // - The file is opened once (O_NOFOLLOW on the already-resolved path) and its size taken
@@ -102,6 +104,10 @@ public struct StaticDirectorySite: HTTPSite, Sendable {
     }
 
     private func directory(_ real: String, path: HTTPRequestPath) -> HTTPSiteResource<OpenFile> {
+        if !path.segments.isEmpty && !path.hasTrailingSlash {
+            let encoded = "/" + path.segments.map(percentEncodePathSegment).joined(separator: "/") + "/"
+            return .redirect(location: encoded + (path.query.map { "?" + $0 } ?? ""))
+        }
         if let index = Self.realPath(real + "/index.html") {
             guard isInside(index) else { return .forbidden }
             var st = stat()

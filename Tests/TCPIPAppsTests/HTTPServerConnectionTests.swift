@@ -10,6 +10,7 @@ struct FakeSite: HTTPSite {
         case ["empty.txt"]: .file(File(name: "empty.txt"), contentType: MediaType.forFileName("empty.txt"), size: 0)
         case ["secret"]: .forbidden
         case ["broken"]: .failed
+        case ["dir"]: .redirect(location: "/dir/")
         default: BuiltinSite().resolve(path).mapNever()
         }
     }
@@ -22,6 +23,7 @@ extension HTTPSiteResource where File == Never {
         case .forbidden: .forbidden
         case .failed: .failed
         case .content(let t, let b): .content(contentType: t, body: b)
+        case .redirect(let l): .redirect(location: l)
         }
     }
 }
@@ -70,6 +72,15 @@ func runFake(_ input: String, end: Bool = false, date: Int64? = 784111777) -> [S
             + "<!DOCTYPE html>\n<html><head><title>405 Method Not Allowed</title></head><body><h1>405 Method Not Allowed</h1></body></html>\n")])
     }
 
+    @Test func redirectIsExactAndHeadHasNoBody() {
+        let get = runFake("GET /dir HTTP/1.1\r\nHost: h\r\n\r\n", date: nil)
+        let head = "HTTP/1.1 301 Moved Permanently\r\nServer: swift-tcpip\r\nContent-Type: text/html; charset=utf-8\r\n"
+            + "Content-Length: 122\r\nLocation: /dir/\r\n\r\n"
+        #expect(get == [.write(head
+            + "<!DOCTYPE html>\n<html><head><title>301 Moved Permanently</title></head><body><h1>301 Moved Permanently</h1></body></html>\n")])
+        #expect(runFake("HEAD /dir HTTP/1.1\r\nHost: h\r\n\r\n", date: nil) == [.write(head)])
+    }
+
     @Test func postWithBodyGets405AndConnectionStaysUsable() {
         let steps = runFake("POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhelloGET /logo.svg HTTP/1.1\r\nHost: h\r\n\r\n", date: nil)
         #expect(steps.count == 2)
@@ -80,7 +91,7 @@ func runFake(_ input: String, end: Bool = false, date: Int64? = 784111777) -> [S
     }
 
     @Test func headHasSameHeadersAsGetAndNoBody() {
-        for path in ["/", "/logo.png", "/nope", "/big.bin", "/empty.txt", "/secret"] {
+        for path in ["/", "/logo.png", "/nope", "/big.bin", "/empty.txt", "/secret", "/dir", "/broken"] {
             let get = runFake("GET \(path) HTTP/1.1\r\nHost: h\r\n\r\n")
             let head = runFake("HEAD \(path) HTTP/1.1\r\nHost: h\r\n\r\n")
             guard case .write(let g)? = get.first, case .write(let h)? = head.first, head.count == 1 else {

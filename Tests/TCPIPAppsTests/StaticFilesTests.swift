@@ -43,6 +43,7 @@ final class TempTree {
 enum Resolved: Equatable {
     case notFound, forbidden, failed
     case content(String, String)
+    case redirect(String)
     case file(path: String, type: String, size: UInt64)
 }
 
@@ -53,6 +54,7 @@ func resolve(_ site: StaticDirectorySite, _ target: String) -> Resolved? {
     case .forbidden: return .forbidden
     case .failed: return .failed
     case .content(let t, let b): return .content(t, text(b))
+    case .redirect(let l): return .redirect(l)
     case .file(let f, let t, let s):
         #expect(f.size == s)
         return .file(path: f.path, type: t, size: s)
@@ -80,7 +82,8 @@ func residentBytes() -> Int {
         #expect(resolve(site, "/hello.txt") == .file(path: real + "/hello.txt", type: "text/plain; charset=utf-8", size: 13))
         #expect(resolve(site, "/link-in") == .file(path: real + "/hello.txt", type: "application/octet-stream", size: 13))
         #expect(resolve(site, "/sub/") == .file(path: real + "/sub/index.html", type: "text/html; charset=utf-8", size: 19))
-        #expect(resolve(site, "/sub") == .file(path: real + "/sub/index.html", type: "text/html; charset=utf-8", size: 19))
+        #expect(resolve(site, "/sub") == .redirect("/sub/"))
+        #expect(resolve(site, "/list/nested?q=1") == .redirect("/list/nested/?q=1"))
         #expect(resolve(site, "/missing.txt") == .notFound)
         #expect(resolve(site, "/hello.txt/") == .notFound)
         #expect(resolve(site, "/hello.txt/x") == .notFound)
@@ -128,7 +131,7 @@ func residentBytes() -> Int {
             </body></html>
 
             """))
-        let nested = resolve(site, "/list/nested")
+        let nested = resolve(site, "/list/nested/")
         guard case .content(_, let page)? = nested else { Issue.record("\(String(describing: nested))"); return }
         #expect(page.contains("<li><a href=\"/list/\">../</a></li>"))
         #expect(page.contains("<title>Index of /list/nested/</title>"))

@@ -17,6 +17,11 @@
 // Routing order for a request: method (not GET/HEAD -> 405 with Allow), then target
 // (malformed -> 400, traversal -> 404), then the site (404, 403, 500 or content).
 // Parse errors (400, 414, 431, 501, 505) answer with `Connection: close` and close.
+//
+// On `.close` with unread input still arriving (a parse error mid-pipeline), a TCP close
+// with unread data sends RST (RFC 9293 §3.6 / RFC 2525) and the client may lose the error
+// response: the runtime should half-close (FIN after the response), then drain input for a
+// short bounded time before the full close ("lingering close").
 
 /// What a site has at a path.
 public enum HTTPSiteResource<File> {
@@ -57,7 +62,7 @@ public struct HTTPServerConnection<Site: HTTPSite> {
     public private(set) var isClosed = false
     /// Responses produced so far (including error responses).
     public private(set) var responseCount = 0
-    /// Status of every response so far, in order (for logs and tests).
+    /// Status of the latest response (for access logs and counters).
     public private(set) var lastStatus: HTTPStatus?
 
     public init(site: Site, writer: HTTPResponseWriter = HTTPResponseWriter(), limits: HTTPRequestLimits = HTTPRequestLimits()) {

@@ -86,6 +86,10 @@ public struct HTTPServerConnection<Site: HTTPSite> {
         inputEnded = true
     }
 
+    /// Between requests with nothing pending: a keep-alive idle timeout may close now
+    /// without cutting a request or response short.
+    public var isIdle: Bool { !isClosed && queued.isEmpty && parser.isIdle }
+
     /// Body bytes of requests read and discarded.
     public var discardedBodyBytes: UInt64 { parser.discardedBodyBytes }
 

@@ -155,6 +155,19 @@ func runFake(_ input: String, end: Bool = false, date: Int64? = 784111777) -> [S
         #expect(nul.count == 1) // no close: the message itself was well framed
     }
 
+    @Test func idleOnlyBetweenRequests() {
+        var c = HTTPServerConnection(site: FakeSite())
+        #expect(c.isIdle)
+        c.receive([UInt8](ascii: "GET /nope HTTP/1.1\r\nHo"))
+        #expect(c.nextAction() == nil)
+        #expect(!c.isIdle)
+        c.receive([UInt8](ascii: "st: h\r\n\r\n"))
+        #expect(!c.isIdle)
+        guard case .write? = c.nextAction() else { Issue.record("no response"); return }
+        #expect(c.isIdle)
+        #expect(c.responseCount == 1 && c.lastStatus == .notFound)
+    }
+
     @Test func endOfInputClosesAfterCompleteRequests() {
         let steps = runFake("GET /nope HTTP/1.1\r\nHost: h\r\n\r\nGET /partial HT", end: true, date: nil)
         #expect(steps.count == 2)

@@ -31,5 +31,8 @@ let package = Package(
         .testTarget(name: "tcpipTests", dependencies: ["TCPIP", "TCPIPDevices", "tcpip"]),
         // Benchmarks: executables that print figures (see BENCHMARKS.md).
         .executableTarget(name: "checksum-bench", dependencies: ["TCPIP"], path: "Benchmarks/checksum-bench"),
+        // Sans-IO application logic for `tcpip serve`/`tcpip fetch` (HTTP, echo, discard); no dependencies.
+        .target(name: "TCPIPApps"),
+        .testTarget(name: "TCPIPAppsTests", dependencies: ["TCPIPApps"]),
     ]
 )

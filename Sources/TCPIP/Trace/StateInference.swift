@@ -145,7 +145,7 @@ public struct StateInference: Sendable {
             if let r = mySYN {
                 sides[side].synSent = Fact(prior: false, trueFrom: r)
                 let isn = segments[r].header.sequenceNumber
-                sides[side].synAcked = Fact(prior: false, trueFrom: firstRow(peer) { covers($0, isn) })
+                sides[side].synAcked = Fact(prior: false, trueFrom: firstRow(peer) { covers($0, isn) && !$0.header.flags.contains(.rst) })
             } else {
                 sides[side].synSent = Fact(prior: true)
                 sides[side].synAcked = provenByAcks(side, history: false)
@@ -163,9 +163,9 @@ public struct StateInference: Sendable {
             if let r = myFIN {
                 sides[side].finSent = Fact(prior: myHistory ? false : nil, trueFrom: r)
                 let finSeq = segments[r].header.sequenceNumber + segments[r].payloadLength
-                let a = firstRow(peer) { covers($0, finSeq) }
+                let a = firstRow(peer) { covers($0, finSeq) && !$0.header.flags.contains(.rst) }
                 sides[side].finAcked = Fact(prior: myHistory ? false : nil, trueFrom: a)
-                if !myHistory, let nc = rowsOf[peer].first(where: { $0 >= r && $0 < (a ?? Int.max) && segments[$0].header.flags.contains(.ack) }) {
+                if !myHistory, let nc = rowsOf[peer].first(where: { $0 < (a ?? Int.max) && segments[$0].header.flags.contains(.ack) }) {
                     // A peer acknowledgement below it shows it was not acknowledged before the capture.
                     sides[side].finAcked.falseFrom = nc
                 }

@@ -1,0 +1,168 @@
+import Testing
+@testable import TCPIP
+
+/// State inference: every RFC 9293 transition seen from the segments alone.
+@Suite struct TraceStateTests {
+    typealias S = InferredState
+
+    func states(_ t: TraceScript) -> [[S]] {
+        t.conversation.events.map { [$0.clientState, $0.serverState] }
+    }
+
+    /// The textbook conversation up to (not including) segment `n`.
+    func textbookPrefix(_ n: Int) -> TraceScript {
+        var t = TraceScript.textbook
+        t.segments = Array(t.segments.prefix(n))
+        return t
+    }
+
+    @Test func textbookConversationGoesThroughEveryActiveAndPassiveState() {
+        let c = TraceScript.textbook.conversation
+        #expect(c.initialClientState == .closed)
+        #expect(c.initialServerState == .listen)
+        #expect(states(TraceScript.textbook) == [
+            [.synSent, .synReceived], [.established, .synReceived], [.established, .established],
+            [.established, .established], [.established, .established], [.established, .established],
+            [.established, .established], [.finWait1, .closeWait], [.finWait2, .closeWait],
+            [.timeWait, .lastAck], [.timeWait, .closed],
+        ])
+        #expect(c.summary.ending == .closed(firstFIN: .clientToServer, simultaneous: false))
+    }
+
+    @Test func simultaneousOpenGoesThroughSynReceivedOnBothSides() {
+        var t = TraceScript()
+        t.c(0, .syn, seq: 100)
+        t.s(1, .syn, seq: 2000)
+        t.c(5, [.syn, .ack], seq: 100, ack: 2001)
+        t.s(6, [.syn, .ack], seq: 2000, ack: 101)
+        let c = t.conversation
+        #expect(c.initialClientState == .closed)
+        #expect(c.initialServerState == .closed)
+        #expect(states(t) == [[.synSent, .closed], [.synReceived, .synReceived],
+                              [.synReceived, .established], [.established, .established]])
+    }
+
+    @Test func simultaneousCloseGoesThroughClosingToTimeWaitOnBothSides() {
+        var t = textbookPrefix(7)
+        t.c(50, [.fin, .ack], seq: 201, ack: 2501)
+        t.s(51, [.fin, .ack], seq: 2501, ack: 201)   // sent before the client's FIN arrived
+        t.c(60, .ack, seq: 202, ack: 2502)
+        t.s(61, .ack, seq: 2502, ack: 202)
+        #expect(Array(states(t).suffix(4)) == [[.finWait1, .established], [.closing, .closing],
+                                               [.closing, .timeWait], [.timeWait, .timeWait]])
+        #expect(t.conversation.summary.ending == .closed(firstFIN: nil, simultaneous: true))
+    }
+
+    @Test func finAckAnsweringFinGoesFromFinWait1StraightToTimeWait() {
+        var t = textbookPrefix(7)
+        t.c(50, [.fin, .ack], seq: 201, ack: 2501)
+        t.s(60, [.fin, .ack], seq: 2501, ack: 202)
+        t.c(70, .ack, seq: 202, ack: 2502)
+        #expect(Array(states(t).suffix(3)) == [[.finWait1, .closeWait], [.timeWait, .lastAck], [.timeWait, .closed]])
+    }
+
+    @Test func serverClosingFirstPutsClientInCloseWaitAndLastAck() {
+        var t = textbookPrefix(7)
+        t.s(50, [.fin, .ack], seq: 2501, ack: 201)
+        t.c(60, .ack, seq: 201, ack: 2502)
+        t.c(61, [.fin, .ack], seq: 201, ack: 2502)
+        t.s(70, .ack, seq: 2502, ack: 202)
+        #expect(Array(states(t).suffix(4)) == [[.closeWait, .finWait1], [.closeWait, .finWait2],
+                                               [.lastAck, .timeWait], [.closed, .timeWait]])
+    }
+
+    @Test func rstAnsweringSynMeansClosedPort() throws {
+        var t = TraceScript()
+        t.c(0, .syn, seq: 100)
+        t.s(1, [.rst, .ack], seq: 0, ack: 101, win: 0)
+        let c = t.conversation
+        #expect(c.initialServerState == .closed)
+        #expect(states(t) == [[.synSent, .closed], [.closed, .closed]])
+        #expect(c.events[1].resetCause == .closedPort)
+        #expect(c.summary.ending == .refused)
+    }
+
+    @Test func rstInSynReceivedReturnsPassiveSideToListen() {
+        var t = TraceScript()
+        t.c(0, .syn, seq: 100)
+        t.s(1, [.syn, .ack], seq: 2000, ack: 101)
+        t.c(2, [.rst, .ack], seq: 101, ack: 2001)
+        #expect(states(t) == [[.synSent, .synReceived], [.established, .synReceived], [.closed, .listen]])
+        #expect(t.conversation.events[2].resetCause == .abort)
+    }
+
+    @Test func bareRstAnsweringSynAckShowsTheClientNeverTookIt() {
+        var t = TraceScript()
+        t.c(0, .syn, seq: 100)
+        t.s(1, [.syn, .ack], seq: 2000, ack: 101)
+        t.c(2, .rst, seq: 101)   // no ACK: the SYN+ACK found no connection
+        #expect(states(t) == [[.synSent, .synReceived], [.synSent, .synReceived], [.closed, .listen]])
+    }
+
+    @Test func rstInSynSentFromTheClientClosesIt() {
+        var t = TraceScript()
+        t.c(0, .syn, seq: 100)
+        t.c(1000, .rst, seq: 101)
+        #expect(states(t) == [[.synSent, .unknown], [.closed, .unknown]])
+    }
+
+    /// A RST after the textbook's first `n` segments, from either side, closes both.
+    @Test(arguments: [(3, true), (3, false), (7, true), (7, false), (8, true), (8, false),
+                      (9, true), (9, false), (10, false)])
+    func rstInEveryConnectedStateClosesBothSides(n: Int, fromClient: Bool) {
+        var t = textbookPrefix(n)
+        let before = states(t).last!
+        if fromClient { t.c(100, [.rst, .ack], seq: 300, ack: 3000) } else { t.s(100, [.rst, .ack], seq: 3000, ack: 300) }
+        let c = t.conversation
+        #expect(states(t).last! == [.closed, .closed])
+        #expect(c.events.last!.resetCause == .abort, "after \(before)")
+        #expect(c.summary.ending == .reset(by: fromClient ? .clientToServer : .serverToClient, .abort))
+    }
+
+    @Test func rstFromTheClosedSideAfterTheCloseIsNoConnection() {
+        var t = TraceScript.textbook
+        t.s(100, [.rst], seq: 2502)
+        let c = t.conversation
+        #expect(c.events.last!.resetCause == .noConnection)
+        #expect(states(t).last! == [.closed, .closed])
+    }
+
+    @Test func captureStartingMidStreamShowsUnknownUntilTheCloseTells() {
+        var t = TraceScript()
+        t.c(0, [.psh, .ack], seq: 5001, ack: 9001, len: 100)
+        t.s(1, .ack, seq: 9001, ack: 5101)
+        t.c(2, [.fin, .ack], seq: 5101, ack: 9001)
+        t.s(3, .ack, seq: 9001, ack: 5102)
+        t.s(4, [.fin, .ack], seq: 9001, ack: 5102)
+        t.c(5, .ack, seq: 5102, ack: 9002)
+        let c = t.conversation
+        #expect(c.initialClientState == .unknown)
+        #expect(c.initialServerState == .unknown)
+        #expect(states(t) == [[.unknown, .unknown], [.unknown, .unknown], [.finWait1, .unknown],
+                              [.finWait2, .unknown], [.timeWait, .lastAck], [.timeWait, .closed]])
+        // Relative numbers as Wireshark gives them without a SYN: first seq is 1.
+        #expect(c.events[0].relativeSeq == 1)
+        #expect(c.events[0].relativeAck == 1)
+    }
+
+    @Test func serverThatNeverAnswersStaysUnknown() {
+        var t = TraceScript()
+        t.c(0, .syn, seq: 100)
+        t.c(1000, .syn, seq: 100)
+        let c = t.conversation
+        #expect(c.initialServerState == .unknown)
+        #expect(states(t) == [[.synSent, .unknown], [.synSent, .unknown]])
+        #expect(c.events[1].annotations.contains(.retransmission))
+    }
+
+    @Test func finNeverAcknowledgedByAReceiverThatKeepsSendingIsUnknownAfterwards() {
+        var t = textbookPrefix(7)
+        t.c(50, [.fin, .ack], seq: 201, ack: 2501)
+        t.s(51, [.psh, .ack], seq: 2501, ack: 201, len: 10)   // does not acknowledge the FIN
+        t.c(52, [.fin, .ack], seq: 201, ack: 2511)           // FIN again
+        let s = states(t)
+        #expect(s[7] == [.finWait1, .established])
+        #expect(s[8] == [.finWait1, .established])
+        #expect(s[9] == [.finWait1, .unknown])
+    }
+}

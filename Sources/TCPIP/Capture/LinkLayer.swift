@@ -1,12 +1,3 @@
-/// EtherType values (IEEE 802 numbers) used to name network-layer protocols.
-public enum EtherTypeValue {
-    public static let ipv4: UInt16 = 0x0800
-    public static let arp: UInt16 = 0x0806
-    public static let vlan: UInt16 = 0x8100
-    public static let qinq: UInt16 = 0x88A8
-    public static let ipv6: UInt16 = 0x86DD
-}
-
 /// Why a captured frame's network layer cannot be located.
 public enum LinkLayerError: Error, Hashable, Sendable, CustomStringConvertible {
     /// The capture's link type is not one this reader knows.
@@ -41,6 +32,9 @@ public struct NetworkLayerLocation: Hashable, Sendable {
     }
 }
 
+/// IEEE 802.1ad (QinQ) service tag protocol identifier.
+let qinqTagProtocol: UInt16 = 0x88A8
+
 /// Finds the network layer in a frame of the given link type: Ethernet (with any
 /// number of VLAN tags), raw IP (101, 12, 14, 228), Linux cooked SLL (113) and SLL2 (276).
 public func locateNetworkLayer(linkType: LinkType, frame: UnsafeRawBufferPointer) throws(LinkLayerError) -> NetworkLayerLocation {
@@ -50,7 +44,7 @@ public func locateNetworkLayer(linkType: LinkType, frame: UnsafeRawBufferPointer
         var type = frame.be16(12)
         var offset = 14
         var tags = 0
-        while type == EtherTypeValue.vlan || type == EtherTypeValue.qinq {
+        while type == EtherType.vlan || type == qinqTagProtocol {
             guard frame.count >= offset + 4 else { throw .truncated(linkType) }
             type = frame.be16(offset + 2)
             offset += 4
@@ -61,8 +55,8 @@ public func locateNetworkLayer(linkType: LinkType, frame: UnsafeRawBufferPointer
         guard frame.count >= 1 else { throw .truncated(linkType) }
         let version = frame[0] >> 4
         switch version {
-        case 4: return NetworkLayerLocation(etherType: EtherTypeValue.ipv4, offset: 0)
-        case 6 where linkType != .ipv4: return NetworkLayerLocation(etherType: EtherTypeValue.ipv6, offset: 0)
+        case 4: return NetworkLayerLocation(etherType: EtherType.ipv4, offset: 0)
+        case 6 where linkType != .ipv4: return NetworkLayerLocation(etherType: EtherType.ipv6, offset: 0)
         default: throw .badIPVersion(version)
         }
     case .linuxSLL:

@@ -166,3 +166,36 @@ import Testing
         #expect(s[9] == [.finWait1, .unknown])
     }
 }
+
+extension TraceStateTests {
+    @Test func finSentAgainAfterItsAckShowsTheAckWasLostAfterTheCapturePoint() {
+        var t = TraceScript.textbook
+        // The client's last ACK was lost after the capture point: the server repeats its FIN,
+        // the client (TIME-WAIT) answers again.
+        t.s(300, [.fin, .ack], seq: 2501, ack: 202)
+        t.c(301, .ack, seq: 202, ack: 2502)
+        let s = states(t)
+        #expect(s[10] == [.timeWait, .lastAck])   // the first ACK did not arrive
+        #expect(s[11] == [.timeWait, .lastAck])
+        #expect(s[12] == [.timeWait, .closed])
+    }
+
+    @Test func finSentAgainWithNoLaterAckKeepsItsSenderInLastAck() {
+        var t = TraceScript.textbook
+        t.s(300, [.fin, .ack], seq: 2501, ack: 202)
+        let s = states(t)
+        #expect(s[10] == [.timeWait, .lastAck])
+        #expect(s[11] == [.timeWait, .lastAck])
+    }
+
+    @Test func synAckSentAgainAfterTheHandshakeAckKeepsServerInSynReceived() {
+        var t = TraceScript()
+        t.c(0, .syn, seq: 100)
+        t.s(1, [.syn, .ack], seq: 2000, ack: 101)
+        t.c(2, .ack, seq: 101, ack: 2001)
+        t.s(1000, [.syn, .ack], seq: 2000, ack: 101)
+        t.c(1001, .ack, seq: 101, ack: 2001)
+        #expect(states(t) == [[.synSent, .synReceived], [.established, .synReceived], [.established, .synReceived],
+                              [.established, .synReceived], [.established, .established]])
+    }
+}

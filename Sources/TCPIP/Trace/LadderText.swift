@@ -6,6 +6,8 @@ public struct LadderTextFormatter: Sendable {
     public var explain: Bool
     public var language: TraceLanguage
     public var colour: Bool
+    /// Which segments to draw (all by default); the analysis always uses every segment.
+    public var include: @Sendable (TraceEvent) -> Bool = { _ in true }
 
     public init(absolute: Bool = false, explain: Bool = false, language: TraceLanguage = .en, colour: Bool = false) {
         self.absolute = absolute
@@ -52,7 +54,7 @@ public struct LadderTextFormatter: Sendable {
         var t = [LadderTextFormatter.flagNames(h.flags), "seq=\(seq(e))"]
         if h.flags.contains(.ack) { t.append("ack=\(ack(e))") }
         if e.segment.payloadLength > 0 { t.append("len=\(e.segment.payloadLength)") }
-        t.append("win=\(e.window)" + (e.windowScaleKnown ? "" : "?"))
+        t.append("win=\(e.window)" + (e.windowScaleKnown || e.window == 0 ? "" : "?"))
         if h.flags.contains(.urg) { t.append("urp=\(h.urgentPointer)") }
         return t
     }
@@ -191,7 +193,7 @@ public struct LadderTextFormatter: Sendable {
         out.append(line(time: "time", client: c.initialClientState, inner: "", server: c.initialServerState))
         let t0 = st.segments.first?.time ?? .zero
         let explainer = TraceExplainer(c, absolute: absolute, language: language)
-        for (i, e) in c.events.enumerated() {
+        for (i, e) in c.events.enumerated() where include(e) {
             let rightward = e.direction == .clientToServer
             let (a, rest) = arrow(tokens(e), rightward: rightward)
             let p: Paint = e.segment.header.flags.contains(.rst) || e.annotations.isRetransmission ? .red

@@ -105,7 +105,16 @@ public struct StateInference: Sendable {
             let later = rowsOf[side].filter { $0 > c }
             if let j = later.first(where: { covers(segments[$0], seq) }) {
                 let lastNonCovering = later.last { $0 < j && !covers(segments[$0], seq) }
-                fact.trueFrom = max(c, lastNonCovering ?? c)
+                if let n = lastNonCovering, segments[n].header.flags.contains(.ack),
+                   segments[n].header.acknowledgmentNumber != seq,
+                   let filler = rowsOf[1 - side].last(where: { $0 > n && $0 < j }) {
+                    // There was a hole before it: it took effect when the hole was filled,
+                    // with the peer's last segment before the covering ACK.
+                    fact.trueFrom = max(c, filler)
+                } else {
+                    // In flight (or the next expected byte) when the side last sent: it arrived just after.
+                    fact.trueFrom = max(c, lastNonCovering ?? c)
+                }
             } else if later.isEmpty {
                 // The side sent nothing more that would show otherwise: it received it
                 // (a loss after the capture point would have brought a retransmission).
@@ -132,6 +141,26 @@ public struct StateInference: Sendable {
             return Fact(prior: history ? false : nil, trueFrom: firstAck)
         }
 
+        // When `side` learnt that its SYN or FIN (ending at `end`) was acknowledged: at the
+        // peer's first covering ACK, unless the side sent the control again after it (the ACK
+        // was lost after the capture point); then at the next covering ACK after the last copy.
+        func acknowledged(side: Int, end: SequenceNumber, control: TCPFlags, prior: Bool?) -> Fact {
+            let peer = 1 - side
+            let covering = rowsOf[peer].filter { covers(segments[$0], end - 1) && !segments[$0].header.flags.contains(.rst) }
+            guard let a = covering.first else { return Fact(prior: prior) }
+            // Copies of what the side had already sent before the ACK (a simultaneous open's
+            // first SYN+ACK after a bare SYN is an answer, not a copy).
+            let kinds: TCPFlags = [.syn, .fin, .ack]
+            let before = Set(rowsOf[side].filter { $0 < a && segments[$0].header.flags.contains(control) }
+                .map { segments[$0].header.flags.intersection(kinds).rawValue })
+            let again = rowsOf[side].filter {
+                $0 > a && segments[$0].header.flags.contains(control) && before.contains(segments[$0].header.flags.intersection(kinds).rawValue)
+            }
+            guard let last = again.last else { return Fact(prior: prior, trueFrom: a) }
+            let a2 = covering.first { $0 > last }
+            return Fact(prior: prior, falseFrom: a, unknownFrom: a2 == nil ? last + 1 : nil, trueFrom: a2)
+        }
+
         for side in 0..<2 {
             let peer = 1 - side
             let role = sides[side].role
@@ -145,7 +174,7 @@ public struct StateInference: Sendable {
             if let r = mySYN {
                 sides[side].synSent = Fact(prior: false, trueFrom: r)
                 let isn = segments[r].header.sequenceNumber
-                sides[side].synAcked = Fact(prior: false, trueFrom: firstRow(peer) { covers($0, isn) && !$0.header.flags.contains(.rst) })
+                sides[side].synAcked = acknowledged(side: side, end: isn + 1, control: .syn, prior: false)
             } else {
                 sides[side].synSent = Fact(prior: true)
                 sides[side].synAcked = provenByAcks(side, history: false)
@@ -163,11 +192,11 @@ public struct StateInference: Sendable {
             if let r = myFIN {
                 sides[side].finSent = Fact(prior: myHistory ? false : nil, trueFrom: r)
                 let finSeq = segments[r].header.sequenceNumber + segments[r].payloadLength
+                sides[side].finAcked = acknowledged(side: side, end: finSeq + 1, control: .fin, prior: myHistory ? false : nil)
                 let a = firstRow(peer) { covers($0, finSeq) && !$0.header.flags.contains(.rst) }
-                sides[side].finAcked = Fact(prior: myHistory ? false : nil, trueFrom: a)
                 if !myHistory, let nc = rowsOf[peer].first(where: { $0 < (a ?? Int.max) && segments[$0].header.flags.contains(.ack) }) {
                     // A peer acknowledgement below it shows it was not acknowledged before the capture.
-                    sides[side].finAcked.falseFrom = nc
+                    sides[side].finAcked.falseFrom = min(sides[side].finAcked.falseFrom ?? nc, nc)
                 }
                 if let p = peerFIN {
                     let peerFinSeq = segments[p].header.sequenceNumber + segments[p].payloadLength

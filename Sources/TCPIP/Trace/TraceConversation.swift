@@ -153,6 +153,8 @@ public struct TraceConversation: Sendable {
         var rtts: [Duration] = []
         var handshake: Duration? = nil
         var firstSYNTime: Instant? = nil
+        var sawSYNACK = false
+        var pendingFirstRTT: Duration? = nil
 
         for (i, s) in segs.enumerated() {
             let f = fromClient[i] ? 0 : 1, r = 1 - f
@@ -175,12 +177,18 @@ public struct TraceConversation: Sendable {
                 flows[r].base = ack &- 1
                 flows[r].baseSet = true
             }
+            // Wireshark's first RTT (its out-of-order threshold): from the most recent bare SYN
+            // to the first segment with ACK but not SYN.
             if flags.contains(.syn) {
-                lastSYNTime = s.time
-                if firstSYNTime == nil && !flags.contains(.ack) { firstSYNTime = s.time }
-            } else if flags.contains(.ack), firstRTT == nil, let t = lastSYNTime {
-                firstRTT = s.time - t
-                if let t0 = firstSYNTime, handshake == nil { handshake = s.time - t0 }
+                if !flags.contains(.ack) {
+                    lastSYNTime = s.time
+                    if firstSYNTime == nil { firstSYNTime = s.time }
+                } else {
+                    sawSYNACK = true
+                }
+            } else if flags.contains(.ack) {
+                if firstRTT == nil, let t = lastSYNTime { pendingFirstRTT = s.time - t }
+                if let t0 = firstSYNTime, handshake == nil, sawSYNACK, !flags.contains(.rst) { handshake = s.time - t0 }
             }
 
             analysis: do {
@@ -247,6 +255,7 @@ public struct TraceConversation: Sendable {
                     if notAdvanced { a.insert(.retransmission) }
                 }
             }
+            if let p = pendingFirstRTT { firstRTT = p; pendingFirstRTT = nil }
             var nextSeq = seq &+ len
             if len > 0 || !flags.isDisjoint(with: [.syn, .fin]) {
                 if !flags.isDisjoint(with: [.syn, .fin]) { nextSeq &+= 1 }

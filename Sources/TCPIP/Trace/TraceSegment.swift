@@ -74,7 +74,7 @@ extension TraceSegment {
             } catch {
                 return .failure(.malformed("\(error)"))
             }
-            guard location.etherType == EtherTypeValue.ipv4 else { return .failure(.notTCP) }
+            guard location.etherType == EtherType.ipv4 else { return .failure(.notTCP) }
             let ipBytes = UnsafeRawBufferPointer(rebasing: raw[location.offset...])
             let ip: IPv4HeaderView
             do throws(WireError) {

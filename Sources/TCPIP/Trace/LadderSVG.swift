@@ -79,18 +79,20 @@ public struct LadderSVGFormatter: Sendable {
             let label = text.tokens(e).joined(separator: " ")
             let details = text.details(e).joined(separator: "  ")
             body.append("<g class=\"seg \(cls)\"><title>\(LadderSVGFormatter.escape(fields(e, c)))</title>")
-            body.append("<line x1=\"\(x1)\" y1=\"\(y)\" x2=\"\(x2)\" y2=\"\(y + 16)\" marker-end=\"url(#arrow)\"/>")
-            body.append("<text x=\"\((L + R) / 2)\" y=\"\(y + 3)\" text-anchor=\"middle\" class=\"lbl\">\(LadderSVGFormatter.escape(label))</text>")
+            // Label above the arrow, the arrow sloping down by the time it takes, details below.
+            body.append("<text x=\"\((L + R) / 2)\" y=\"\(y)\" text-anchor=\"middle\" class=\"lbl\">\(LadderSVGFormatter.escape(label))</text>")
+            body.append("<line x1=\"\(x1)\" y1=\"\(y + 6)\" x2=\"\(x2)\" y2=\"\(y + 22)\" marker-end=\"url(#arrow)\"/>")
             if !details.isEmpty {
-                body.append("<text x=\"\((L + R) / 2)\" y=\"\(y + 27)\" text-anchor=\"middle\" class=\"det\">\(LadderSVGFormatter.escape(details))</text>")
+                body.append("<text x=\"\((L + R) / 2)\" y=\"\(y + 34)\" text-anchor=\"middle\" class=\"det\">\(LadderSVGFormatter.escape(details))</text>")
             }
-            body.append("<text x=\"10\" y=\"\(y + 12)\" class=\"t\">\(LadderTextFormatter.seconds(e.segment.time - t0))</text>")
-            body.append("<text x=\"\(L - 8)\" y=\"\(y + 20)\" text-anchor=\"end\" class=\"st\">\(e.clientState)</text>")
-            body.append("<text x=\"\(R + 8)\" y=\"\(y + 20)\" class=\"st\">\(e.serverState)</text>")
+            body.append("<text x=\"10\" y=\"\(y + 10)\" class=\"t\">\(LadderTextFormatter.seconds(e.segment.time - t0))</text>")
+            body.append("<text x=\"\(L - 8)\" y=\"\(y + 26)\" text-anchor=\"end\" class=\"st\">\(e.clientState)</text>")
+            body.append("<text x=\"\(R + 8)\" y=\"\(y + 26)\" class=\"st\">\(e.serverState)</text>")
             body.append("</g>")
-            y += LadderSVGFormatter.rowHeight
+            y += details.isEmpty ? LadderSVGFormatter.rowHeight : LadderSVGFormatter.rowHeight + 12
             if explain {
-                for line in text.wrap(explainer.sentence(i), 90) {
+                y += 2
+                for line in text.wrap(explainer.sentence(i), 62) {
                     body.append("<text x=\"\((L + R) / 2)\" y=\"\(y)\" text-anchor=\"middle\" class=\"ex\">\(LadderSVGFormatter.escape(line))</text>")
                     y += LadderSVGFormatter.explainLineHeight
                 }
@@ -126,7 +128,7 @@ public struct LadderSVGFormatter: Sendable {
         let span = max(1, Double((last - first).nanosecondsClamped))
         func X(_ t: Instant) -> Double { left + Double((t - first).nanosecondsClamped) / span * plotW }
         func Y(_ s: UInt32) -> Double { top + plotH - (Double(s) - Double(lo)) / (Double(hi) - Double(lo)) * plotH }
-        func yClamped(_ s: Int) -> Double { top + plotH - min(1.2, (Double(s) - Double(lo)) / (Double(hi) - Double(lo))) * plotH }
+        func yClamped(_ s: Int) -> Double { top + plotH - min(1.0, (Double(s) - Double(lo)) / (Double(hi) - Double(lo))) * plotH }
         var o: [String] = []
         let who = direction == .clientToServer ? "client → server" : "server → client"
         o.append("<text x=\"10\" y=\"\(y0 + 18)\" class=\"h\">time-sequence graph, stream \(c.stream.index), data \(who)</text>")

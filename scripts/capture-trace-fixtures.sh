@@ -5,6 +5,7 @@
 #   trace-loss.pcap     a 150,000-byte fetch with 5 % of packets dropped each way
 #                       (iptables -m statistic inside each namespace; no netem here)
 #   trace-zerowin.pcap  a reader that stops reading: the sender meets a zero window
+#   trace-curl.pcapng   the first capture converted to pcapng by editcap
 # Client 192.0.2.1 and server 192.0.2.2 live in two network namespaces joined by a
 # veth pair; tcpdump records at the server's interface, headers only (snap length
 # 128 bytes; the IP total length still tells every payload length). Offloads are off
@@ -139,3 +140,7 @@ assert n == 120000, n
 '
 wait "$sender" || true
 stop_capture trace-zerowin
+
+# The short fetch again as pcapng, to check both formats give the same ladder.
+editcap -F pcapng "$outdir/trace-curl.pcap" "$outdir/trace-curl.pcapng"
+echo "wrote $outdir/trace-curl.pcapng"

@@ -21,6 +21,14 @@ import Testing
         #expect(text == (try TraceFixtures.expected(name + ".txt", actual: text)))
     }
 
+    @Test func pcapngCopyGivesTheSameLadder() throws {
+        let bytes = try [UInt8](Data(contentsOf: TraceFixtures.directory.appendingPathComponent("trace-curl.pcapng")))
+        let input = TraceInput(captureBytes: bytes)
+        #expect(input.readError == nil)
+        let text = TraceConversation.analyze(input.segments).map { LadderTextFormatter().render($0) }.joined(separator: "\n")
+        #expect(text == (try TraceFixtures.text("trace-curl.txt")))
+    }
+
     @Test func kernelFetchEndsWithServerInTimeWaitAndClientClosed() throws {
         let c = try #require(try conversations("trace-curl").first)
         #expect(c.initialClientState == .closed && c.initialServerState == .listen)

@@ -226,6 +226,8 @@ public struct StateInference: Sendable {
             }
         }
 
+        var memo: [Int: ([Bool?], InferredState)] = [:]
+        var lastResult = InferredState.unknown
         func state(_ side: Int, _ i: Int) -> InferredState {
             let f = sides[side]
             switch f.role {
@@ -237,6 +239,9 @@ public struct StateInference: Sendable {
             let passive = f.role == .passive
             let facts: [Bool?] = [f.synSent.at(i), f.peerSynReceived.at(i), f.synAcked.at(i),
                                   f.finSent.at(i), f.peerFinReceived.at(i), f.finAcked.at(i), f.finFirst]
+            // Consecutive rows mostly share their facts: reuse the last answer.
+            if let (k, v) = memo[side], k == facts { return v }
+            defer { memo[side] = (facts, lastResult) }
             let unknown = facts.indices.filter { facts[$0] == nil }
             var result: InferredState? = nil
             for combo in 0..<(1 << unknown.count) {
@@ -244,9 +249,10 @@ public struct StateInference: Sendable {
                 for (k, idx) in unknown.enumerated() { v[idx] = combo & (1 << k) != 0 }
                 let s = StateInference.derive(synSent: v[0], peerSynReceived: v[1], synAcked: v[2], finSent: v[3],
                                               peerFinReceived: v[4], finAcked: v[5], finFirst: v[6], passive: passive)
-                if result == nil { result = s } else if result != s { return .unknown }
+                if result == nil { result = s } else if result != s { lastResult = .unknown; return .unknown }
             }
-            return result ?? .unknown
+            lastResult = result ?? .unknown
+            return lastResult
         }
 
         initial = (state(0, -1), state(1, -1))

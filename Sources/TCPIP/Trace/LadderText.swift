@@ -98,7 +98,8 @@ public struct LadderTextFormatter: Sendable {
             }
         }
         if let r = e.rtt { notes.append("rtt=" + LadderTextFormatter.milliseconds(r)) }
-        if !notes.isEmpty { out.append(notes.joined(separator: " ")) }
+        // A note is never split across lines: its inner spaces do not break.
+        if !notes.isEmpty { out.append(notes.map { $0.replacingSpaces() }.joined(separator: " ")) }
         return out
     }
 
@@ -245,7 +246,7 @@ public struct LadderTextFormatter: Sendable {
         out.append("  client → server: \(s.bytesClientToServer) bytes, goodput \(LadderTextFormatter.rate(s.goodputClientToServer)); "
                    + "server → client: \(s.bytesServerToClient) bytes, goodput \(LadderTextFormatter.rate(s.goodputServerToClient))")
         out.append("  retransmissions: \(s.retransmissions) of \(s.dataSegments) segments carrying data, SYN or FIN "
-                   + "(\(LadderTextFormatter.format(s.retransmissionRate * 100, 1)) %)")
+                   + "(\(LadderTextFormatter.format(s.retransmissionRate * 100, 1)) %), \(s.spuriousRetransmissions) spurious")
         if let lo = s.rttMin, let mean = s.rttMean, let hi = s.rttMax {
             out.append("  RTT min/mean/max \(LadderTextFormatter.milliseconds(lo)) / \(LadderTextFormatter.milliseconds(mean)) / "
                        + "\(LadderTextFormatter.milliseconds(hi)) (\(s.rttSamples) samples)")
@@ -272,4 +273,9 @@ public func displayWidth(_ s: String) -> Int {
         }
     }
     return w
+}
+
+extension String {
+    /// The same text with no-break spaces, so that `wrap` keeps it on one line.
+    func replacingSpaces() -> String { String(map { $0 == " " ? "\u{00A0}" : $0 }) }
 }

@@ -35,6 +35,18 @@ public struct TraceAnnotations: OptionSet, Hashable, Sendable {
     /// A SACK block below the cumulative ACK (RFC 2883 D-SACK): a duplicate arrived.
     public static let duplicateSACK = TraceAnnotations(rawValue: 1 << 14)
 
+    /// A retransmission the receiver reported with a D-SACK (RFC 2883): it already had
+    /// these bytes, so the retransmission was not needed.
+    public static let spuriousByDSACK = TraceAnnotations(rawValue: 1 << 15)
+    /// A retransmission whose first acknowledgement echoes an older timestamp than its
+    /// own (RFC 3522, Eifel): the ACK was for the original transmission.
+    public static let spuriousByTimestamps = TraceAnnotations(rawValue: 1 << 16)
+
+    /// Retransmissions known to have been unnecessary, by any of the three signs.
+    public var isSpurious: Bool {
+        !isDisjoint(with: [.spuriousRetransmission, .spuriousByDSACK, .spuriousByTimestamps])
+    }
+
     /// Any kind of retransmission: what tshark's `tcp.analysis.retransmission` matches.
     public var isRetransmission: Bool {
         !isDisjoint(with: [.retransmission, .fastRetransmission, .spuriousRetransmission])
@@ -44,7 +56,8 @@ public struct TraceAnnotations: OptionSet, Hashable, Sendable {
     public var names: [String] {
         let all: [(TraceAnnotations, String)] = [
             (.spuriousRetransmission, "spurious retransmission"), (.fastRetransmission, "fast retransmission"),
-            (.retransmission, "retransmission"), (.outOfOrder, "out-of-order"),
+            (.retransmission, "retransmission"), (.spuriousByDSACK, "spurious: D-SACK"),
+            (.spuriousByTimestamps, "spurious: timestamps"), (.outOfOrder, "out-of-order"),
             (.previousSegmentNotCaptured, "previous segment not captured"), (.ackedUnseenSegment, "ACKed unseen segment"),
             (.duplicateAck, "dup ACK"), (.duplicateSACK, "D-SACK"), (.zeroWindow, "zero window"), (.windowFull, "window full"),
             (.windowUpdate, "window update"), (.zeroWindowProbe, "window probe"), (.zeroWindowProbeAck, "window probe ACK"),

@@ -70,6 +70,8 @@ public struct TraceSummary: Sendable {
     public var bytesServerToClient: Int
     /// Segments that are retransmissions of any kind, and their share of the data segments.
     public var retransmissions: Int
+    /// Retransmissions known to have been unnecessary (already acknowledged, D-SACK, timestamps).
+    public var spuriousRetransmissions: Int
     public var dataSegments: Int
     public var rttMin: Duration?
     public var rttMean: Duration?
@@ -118,7 +120,11 @@ public struct TraceConversation: Sendable {
         var dupAcks = 0
         var maxSeqToBeAcked: UInt32 = 0
         var lastFlags = TraceAnnotations()
-        var unacked: [(seq: UInt32, end: UInt32, time: Instant, retransmitted: Bool)] = []
+        var unacked: [(seq: UInt32, end: UInt32, time: Instant, retransmitted: Bool, tsval: UInt32?)] = []
+        /// Retransmissions whose first acknowledgement has not been seen (for Eifel detection).
+        var awaitingAck: [(event: Int, end: UInt32, tsval: UInt32)] = []
+        /// Recent retransmissions, for D-SACK reports.
+        var recentRetransmissions: [(event: Int, seq: UInt32, end: UInt32)] = []
         var highestEnd: SequenceNumber? = nil
         var lowestSeq: SequenceNumber? = nil
     }
@@ -168,6 +174,8 @@ public struct TraceConversation: Sendable {
             let peerScale = f == 0 ? serverWindowScale : clientWindowScale
             var a = TraceAnnotations()
             var dupNumber = 0
+            var tsval: UInt32? = nil, tsecr: UInt32? = nil
+            for case .timestamps(let ts) in h.options { tsval = ts.value; tsecr = ts.echoReply }
 
             if !flows[f].baseSet {
                 flows[f].base = flags.contains(.syn) ? seq : seq &- 1
@@ -261,9 +269,18 @@ public struct TraceConversation: Sendable {
                 if !flags.isDisjoint(with: [.syn, .fin]) { nextSeq &+= 1 }
                 let again = a.isRetransmission || flows[f].unacked.contains { $0.seq == seq }
                 if again {
-                    for k in flows[f].unacked.indices where flows[f].unacked[k].seq == seq { flows[f].unacked[k].retransmitted = true }
+                    var originalTS: UInt32? = nil
+                    for k in flows[f].unacked.indices where flows[f].unacked[k].seq == seq {
+                        flows[f].unacked[k].retransmitted = true
+                        originalTS = originalTS ?? flows[f].unacked[k].tsval
+                    }
+                    if let mine = tsval, let old = originalTS, SequenceNumber(old) < SequenceNumber(mine) {
+                        flows[f].awaitingAck.append((i, nextSeq, mine))
+                    }
+                    flows[f].recentRetransmissions.append((i, seq, nextSeq))
+                    if flows[f].recentRetransmissions.count > 256 { flows[f].recentRetransmissions.removeFirst(128) }
                 } else if flows[f].unacked.count < 10_000 {
-                    flows[f].unacked.append((seq, nextSeq, s.time, a.isRetransmission))
+                    flows[f].unacked.append((seq, nextSeq, s.time, a.isRetransmission, tsval))
                 }
             }
             if SequenceNumber(nextSeq) > SequenceNumber(flows[f].nextSeq) || flows[f].nextSeq == 0 {
@@ -290,6 +307,15 @@ public struct TraceConversation: Sendable {
                     rtts.append(rtt!)
                 }
                 flows[r].unacked.removeAll { SequenceNumber($0.end) <= ackSeq }
+                // Eifel: the first ACK covering a retransmission echoes the original's timestamp.
+                if !flows[r].awaitingAck.isEmpty {
+                    for w in flows[r].awaitingAck where SequenceNumber(w.end) <= ackSeq {
+                        if let ecr = tsecr, SequenceNumber(ecr) < SequenceNumber(w.tsval) {
+                            events[w.event].annotations.insert(.spuriousByTimestamps)
+                        }
+                    }
+                    flows[r].awaitingAck.removeAll { SequenceNumber($0.end) <= ackSeq }
+                }
             }
 
             // D-SACK: a first SACK block below the cumulative ACK, or inside the second block.
@@ -297,8 +323,17 @@ public struct TraceConversation: Sendable {
             for case .sack(let blocks) in h.options {
                 for b in blocks { sackRel.append((b.start.rawValue &- flows[r].base, b.end.rawValue &- flows[r].base)) }
                 if let b0 = blocks.first, flags.contains(.ack) {
-                    if b0.start < h.acknowledgmentNumber { a.insert(.duplicateSACK) }
-                    else if blocks.count > 1, b0.start >= blocks[1].start, b0.end <= blocks[1].end { a.insert(.duplicateSACK) }
+                    var dsack = b0.start < h.acknowledgmentNumber
+                    if !dsack, blocks.count > 1, b0.start >= blocks[1].start, b0.end <= blocks[1].end { dsack = true }
+                    if dsack {
+                        a.insert(.duplicateSACK)
+                        // The latest retransmission inside the reported block was not needed.
+                        if let m = flows[r].recentRetransmissions.last(where: {
+                            SequenceNumber($0.seq) >= b0.start && SequenceNumber($0.end) <= b0.end + 1
+                        }) {
+                            events[m.event].annotations.insert(.spuriousByDSACK)
+                        }
+                    }
                 }
             }
 
@@ -350,7 +385,8 @@ public struct TraceConversation: Sendable {
         summary = TraceSummary(
             segments: segs.count, duration: duration,
             bytesClientToServer: bytes(0), bytesServerToClient: bytes(1),
-            retransmissions: retransmissions, dataSegments: dataSegments,
+            retransmissions: retransmissions,
+            spuriousRetransmissions: events.filter { $0.annotations.isSpurious }.count, dataSegments: dataSegments,
             rttMin: rtts.min(), rttMean: rtts.isEmpty ? nil : rtts.reduce(.zero, +) / rtts.count, rttMax: rtts.max(),
             rttSamples: rtts.count, handshake: handshake, ending: ending)
     }

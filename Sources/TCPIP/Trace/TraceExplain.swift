@@ -103,8 +103,13 @@ public struct TraceExplainer: Sendable {
         if len > 0 {
             let first = seq(e), last = first &+ UInt32(len) &- 1
             if a.isRetransmission {
-                return ko ? "재전송: 제때 확인 응답을 받지 못해 \(topic(d)) \(first)번부터 \(last)번까지 \(len)바이트를 다시 보냅니다."
+                let base = ko ? "재전송: 제때 확인 응답을 받지 못해 \(topic(d)) \(first)번부터 \(last)번까지 \(len)바이트를 다시 보냅니다."
                     : "Retransmission: \(who(d)) sends bytes \(first) to \(last) (\(len) bytes) again, because they were not acknowledged in time."
+                if a.isSpurious {
+                    return base + (ko ? " 하지만 \(topic(d.reversed)) 이미 받은 바이트였으므로 필요 없는 재전송이었습니다."
+                        : " It was not needed: \(who(d.reversed)) already had them.")
+                }
+                return base
             }
             return ko ? "데이터: \(topic(d)) \(first)번부터 \(last)번까지 \(len)바이트를 보냅니다. 다음 새 바이트는 \(last &+ 1)번입니다."
                 : "Data: \(who(d)) sends bytes \(first) to \(last) (\(len) bytes); the next new byte will be \(last &+ 1)."

@@ -5,6 +5,7 @@
 #   trace-loss.pcap     a 150,000-byte fetch with 5 % of packets dropped each way
 #                       (iptables -m statistic inside each namespace; no netem here)
 #   trace-zerowin.pcap  a reader that stops reading: the sender meets a zero window
+#   trace-crossfin.pcap both sides close before either has the other's FIN (CLOSING)
 #   trace-curl.pcapng   the first capture converted to pcapng by editcap
 # Client 192.0.2.1 and server 192.0.2.2 live in two network namespaces joined by a
 # veth pair; tcpdump records at the server's interface, headers only (snap length
@@ -140,6 +141,45 @@ assert n == 120000, n
 '
 wait "$sender" || true
 stop_capture trace-zerowin
+
+# 5. Crossing FINs: the server drops the client's first FIN (after the capture point),
+#    then closes its own side; each side sends its FIN before it has the other's, so the
+#    client goes through CLOSING. The client's FIN comes again and both end in TIME-WAIT.
+ip netns exec "$server" iptables -A INPUT -p tcp --dport 9001 --tcp-flags FIN FIN \
+    -m statistic --mode nth --every 1000 --packet 0 -j DROP
+start_capture trace-crossfin
+ip netns exec "$server" timeout 30 /usr/bin/python3 -c '
+import socket, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("192.0.2.2", 9001)); s.listen(1); s.settimeout(20)
+c, _ = s.accept(); c.settimeout(20)
+assert c.recv(100) == b"hello"
+time.sleep(0.05)
+c.sendall(b"world"); c.shutdown(socket.SHUT_WR)
+while c.recv(100): pass
+c.close()
+' &
+sender=$!
+pids+=($sender)
+for _ in $(seq 1 100); do
+    if ip netns exec "$server" ss -ltn 2>/dev/null | grep -q '192.0.2.2:9001'; then break; fi
+    sleep 0.1
+done
+ip netns exec "$client" timeout 30 /usr/bin/python3 -c '
+import socket
+c = socket.socket(); c.bind(("192.0.2.1", 40005)); c.settimeout(20); c.connect(("192.0.2.2", 9001))
+c.sendall(b"hello"); c.shutdown(socket.SHUT_WR)
+got = b""
+while True:
+    b = c.recv(100)
+    if not b: break
+    got += b
+c.close()
+assert got == b"world", got
+'
+wait "$sender" || true
+stop_capture trace-crossfin
+ip netns exec "$server" iptables -F INPUT
 
 # The short fetch again as pcapng, to check both formats give the same ladder.
 editcap -F pcapng "$outdir/trace-curl.pcap" "$outdir/trace-curl.pcapng"

@@ -5,7 +5,7 @@ import Testing
 /// Golden tests on captures of the Linux kernel (scripts/capture-trace-fixtures.sh),
 /// and a cross-check of the analysis against tshark's own on the same files.
 @Suite struct TraceKernelCaptureTests {
-    static let captures = ["trace-curl", "trace-refused", "trace-loss", "trace-zerowin"]
+    static let captures = ["trace-curl", "trace-refused", "trace-loss", "trace-zerowin", "trace-crossfin"]
 
     func conversations(_ name: String) throws -> [TraceConversation] {
         let bytes = try [UInt8](Data(contentsOf: TraceFixtures.directory.appendingPathComponent(name + ".pcap")))
@@ -49,6 +49,19 @@ import Testing
         let c = try #require(try conversations("trace-loss").first)
         #expect(c.summary.retransmissions > 0)
         #expect(c.events.last?.serverState == .timeWait || c.events.last?.clientState == .closed)
+    }
+
+    @Test func crossingFinsTakeTheClientThroughClosing() throws {
+        let c = try #require(try conversations("trace-crossfin").first)
+        let last = Array(c.events.suffix(4))
+        // Server FIN (the client's first FIN was dropped after the capture point), client ACK,
+        // the client's FIN again, the server's ACK.
+        #expect(last.map { LadderTextFormatter.flagNames($0.segment.header.flags) } == ["FIN+ACK", "ACK", "FIN+ACK", "ACK"])
+        #expect(last.map { $0.direction } == [.serverToClient, .clientToServer, .clientToServer, .serverToClient])
+        #expect(last.map { [$0.clientState, $0.serverState] }
+                == [[.closing, .finWait1], [.closing, .finWait2], [.closing, .timeWait], [.timeWait, .timeWait]])
+        #expect(last[2].annotations.contains(.retransmission))
+        #expect(c.summary.ending == .closed(firstFIN: nil, simultaneous: true))
     }
 
     @Test func stalledReaderShowsZeroWindow() throws {

@@ -199,3 +199,16 @@ extension TraceStateTests {
                               [.established, .synReceived], [.established, .established]])
     }
 }
+
+extension TraceStateTests {
+    @Test func finLostAfterTheCapturePointTakesEffectWithItsRetransmission() {
+        var t = textbookPrefix(7)
+        t.c(50, [.fin, .ack], seq: 201, ack: 2501)         // 7: lost after the capture point
+        t.s(60, [.fin, .ack], seq: 2501, ack: 201)         // 8: the server closes, not having it
+        t.c(61, .ack, seq: 202, ack: 2502)                 // 9
+        t.c(300, [.fin, .ack], seq: 201, ack: 2502)        // 10: the client's FIN again
+        t.s(301, .ack, seq: 2502, ack: 202)                // 11
+        #expect(Array(states(t).suffix(5)) == [[.finWait1, .established], [.closing, .finWait1], [.closing, .finWait2],
+                                               [.closing, .timeWait], [.timeWait, .timeWait]])
+    }
+}

@@ -105,7 +105,16 @@ public struct StateInference: Sendable {
             let later = rowsOf[side].filter { $0 > c }
             if let j = later.first(where: { covers(segments[$0], seq) }) {
                 let lastNonCovering = later.last { $0 < j && !covers(segments[$0], seq) }
-                if let n = lastNonCovering, segments[n].header.flags.contains(.ack),
+                // The peer sent the same segment again before it was covered: the earlier copies
+                // did not arrive (lost after the capture point); the last copy did.
+                let since = max(c, lastNonCovering ?? c)
+                if let copy = rowsOf[1 - side].last(where: {
+                    $0 > since && $0 < j && segments[$0].end - 1 == seq
+                        && segments[$0].header.flags.intersection([.syn, .fin, .ack])
+                        == segments[c].header.flags.intersection([.syn, .fin, .ack])
+                }) {
+                    fact.trueFrom = copy
+                } else if let n = lastNonCovering, segments[n].header.flags.contains(.ack),
                    segments[n].header.acknowledgmentNumber != seq,
                    let filler = rowsOf[1 - side].last(where: { $0 > n && $0 < j }) {
                     // There was a hole before it: it took effect when the hole was filled,

@@ -10,10 +10,26 @@ public struct TraceExplainer: Sendable {
     public var absolute: Bool
     public var language: TraceLanguage
 
+    /// For each event: the previous ACK-bearing event the same way, and the latest SYN or
+    /// FIN the other way (computed once, so explaining a long capture stays linear).
+    let previousAck: [Int?]
+    let peerControl: [Int?]
+
     public init(_ conversation: TraceConversation, absolute: Bool, language: TraceLanguage) {
         self.conversation = conversation
         self.absolute = absolute
         self.language = language
+        var prevAck: [Int?] = [], control: [Int?] = []
+        var lastAck: [TraceDirection: Int] = [:], lastControl: [TraceDirection: Int] = [:]
+        for (i, e) in conversation.events.enumerated() {
+            prevAck.append(lastAck[e.direction])
+            control.append(lastControl[e.direction.reversed])
+            let f = e.segment.header.flags
+            if f.contains(.ack) { lastAck[e.direction] = i }
+            if !f.isDisjoint(with: [.syn, .fin]) { lastControl[e.direction] = i }
+        }
+        previousAck = prevAck
+        peerControl = control
     }
 
     func seq(_ e: TraceEvent) -> UInt32 { absolute ? e.segment.header.sequenceNumber.rawValue : e.relativeSeq }
@@ -124,10 +140,9 @@ public struct TraceExplainer: Sendable {
             return ko ? "ACK \(value), 윈도 0: \(who(d))의 수신 버퍼가 가득 차서 \(topic(d.reversed)) 보내기를 멈춰야 합니다."
                 : "ACK \(value) with window 0: \(who(d))'s receive buffer is full, so \(who(d.reversed)) must stop sending."
         }
-        let previous = events[..<i].last { $0.direction == d && $0.segment.header.flags.contains(.ack) }
+        let previous = previousAck[i].map { events[$0] }
         // Did this ACK cover the peer's SYN or FIN?
-        let peerControl = events[..<i].last { $0.direction != d && !$0.segment.header.flags.isDisjoint(with: [.syn, .fin]) }
-        if let p = peerControl {
+        if let p = peerControl[i].map({ events[$0] }) {
             let ctlEnd = (absolute ? p.segment.header.sequenceNumber.rawValue : p.relativeSeq) &+ UInt32(p.segment.payloadLength) &+ 1
             let isFin = p.segment.header.flags.contains(.fin)
             if ctlEnd == value, previous.map({ ack($0) != value }) ?? true {

@@ -52,6 +52,9 @@ struct Trace: ParsableCommand {
     func validate() throws {
         guard TraceLanguage(rawValue: lang) != nil else { throw ValidationError("--lang must be en or ko") }
         if stream != nil && port != nil { throw ValidationError("use --stream or --port, not both") }
+        for (name, v) in [("--from", from), ("--to", to)] {
+            if let v, !(v.isFinite && v >= 0 && v <= 1e9) { throw ValidationError("\(name) must be seconds from 0 to 1e9") }
+        }
         if let f = from, let t = to, f > t { throw ValidationError("--from must not be after --to") }
     }
 

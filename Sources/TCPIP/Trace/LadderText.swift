@@ -228,6 +228,7 @@ public struct LadderTextFormatter: Sendable {
     }
 
     static func format(_ x: Double, _ decimals: Int) -> String {
+        guard x.isFinite, x >= 0, x < 1e15 else { return x.isFinite && x < 0 ? "0" : "\(x)" }
         var m = 1
         for _ in 0..<decimals { m *= 10 }
         let scaled = Int(x * Double(m) + 0.5)  // figures here are never negative

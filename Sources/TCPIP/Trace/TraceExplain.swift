@@ -14,22 +14,28 @@ public struct TraceExplainer: Sendable {
     /// FIN the other way (computed once, so explaining a long capture stays linear).
     let previousAck: [Int?]
     let peerControl: [Int?]
+    /// The window the other side advertised last, before each event.
+    let peerWindow: [Int?]
 
     public init(_ conversation: TraceConversation, absolute: Bool, language: TraceLanguage) {
         self.conversation = conversation
         self.absolute = absolute
         self.language = language
-        var prevAck: [Int?] = [], control: [Int?] = []
+        var prevAck: [Int?] = [], control: [Int?] = [], window: [Int?] = []
         var lastAck: [TraceDirection: Int] = [:], lastControl: [TraceDirection: Int] = [:]
+        var lastWindow: [TraceDirection: Int] = [:]
         for (i, e) in conversation.events.enumerated() {
             prevAck.append(lastAck[e.direction])
             control.append(lastControl[e.direction.reversed])
+            window.append(lastWindow[e.direction.reversed])
+            lastWindow[e.direction] = e.window
             let f = e.segment.header.flags
             if f.contains(.ack) { lastAck[e.direction] = i }
             if !f.isDisjoint(with: [.syn, .fin]) { lastControl[e.direction] = i }
         }
         previousAck = prevAck
         peerControl = control
+        peerWindow = window
     }
 
     func seq(_ e: TraceEvent) -> UInt32 { absolute ? e.segment.header.sequenceNumber.rawValue : e.relativeSeq }
@@ -111,6 +117,10 @@ public struct TraceExplainer: Sendable {
         if a.contains(.zeroWindowProbe) {
             return ko ? "윈도 탐색(window probe): 상대의 윈도가 열렸는지 묻기 위해 \(topic(d)) 1바이트를 보냅니다."
                 : "Window probe: \(who(d)) sends one byte to ask whether \(who(d.reversed))'s window has opened."
+        }
+        if a.contains(.keepAlive), peerWindow[i] == 0 {
+            return ko ? "윈도 탐색(window probe): \(who(d.reversed))의 윈도가 0이므로 \(topic(d)) 데이터 없이 한 바이트 앞 번호로 세그먼트를 보내 윈도가 열렸는지 묻습니다(Linux 방식)."
+                : "Window probe, as Linux sends it (no data, one byte behind): \(who(d.reversed))'s window is 0, so \(who(d)) asks whether it has opened."
         }
         if a.contains(.keepAlive) {
             return ko ? "Keep-alive: \(topic(d)) 상대가 아직 살아 있는지 확인하려고 이미 확인된 바이트 하나 앞을 보냅니다."

@@ -19,6 +19,7 @@ import Testing
     func ladderOfKernelCaptureMatchesFixture(name: String) throws {
         let text = try conversations(name).map { LadderTextFormatter().render($0) }.joined(separator: "\n")
         #expect(text == (try TraceFixtures.expected(name + ".txt", actual: text)))
+        for line in text.split(separator: "\n") { #expect(displayWidth(String(line)) <= 100, "\(line)") }
     }
 
     @Test func pcapngCopyGivesTheSameLadder() throws {

@@ -183,7 +183,7 @@ public struct LadderTextFormatter: Sendable {
     public func render(_ c: TraceConversation) -> String {
         var out: [String] = []
         let st = c.stream
-        let numbering = absolute ? "absolute seq/ack" : "relative seq/ack (SYN = 0)"
+        let numbering = absolute ? "absolute seq/ack" : "relative seq/ack"
         out.append(paint("stream \(st.index): \(st.client) → \(st.server), \(c.events.count) segments, \(numbering)", .bold))
         let lead = LadderTextFormatter.timeWidth + 1
         let span = LadderTextFormatter.width - lead
@@ -244,8 +244,8 @@ public struct LadderTextFormatter: Sendable {
         out.append("summary: \(s.segments) segments in \(LadderTextFormatter.seconds(s.duration)) s; "
                    + "handshake \(s.handshake.map(LadderTextFormatter.milliseconds) ?? "not captured")")
         out.append("  ended: \(s.ending)")
-        out.append("  client → server: \(s.bytesClientToServer) bytes, goodput \(LadderTextFormatter.rate(s.goodputClientToServer)); "
-                   + "server → client: \(s.bytesServerToClient) bytes, goodput \(LadderTextFormatter.rate(s.goodputServerToClient))")
+        out.append("  client → server: \(s.bytesClientToServer) bytes, goodput \(LadderTextFormatter.rate(s.goodputClientToServer))")
+        out.append("  server → client: \(s.bytesServerToClient) bytes, goodput \(LadderTextFormatter.rate(s.goodputServerToClient))")
         out.append("  retransmissions: \(s.retransmissions) of \(s.dataSegments) segments carrying data, SYN or FIN "
                    + "(\(LadderTextFormatter.format(s.retransmissionRate * 100, 1)) %), \(s.spuriousRetransmissions) spurious")
         if let lo = s.rttMin, let mean = s.rttMean, let hi = s.rttMax {

@@ -1,11 +1,3 @@
-/// Which congestion control a connection runs.
-public enum TCPCongestionAlgorithm: Sendable, Hashable {
-    /// RFC 5681 + RFC 6582 (the default: standardised, and easiest to reason about in tests).
-    case newReno
-    /// RFC 9438.
-    case cubic
-}
-
 /// What an RST does to a connection in TIME-WAIT.
 public enum TCPTimeWaitResetPolicy: Sendable, Hashable {
     /// RFC 1337: ignore it ("TIME-WAIT assassination" protection). The default.
@@ -59,7 +51,7 @@ public struct TCPConfiguration: Sendable, Hashable {
     public var synRetries: Int = 5
     public var maximumRetransmissions: Int = 15
     public var finWait2Timeout: Duration = .seconds(60)
-    public var congestionAlgorithm: TCPCongestionAlgorithm = .newReno
+    public var congestionAlgorithm: CongestionAlgorithm = .newReno
     public var invalidSegmentACKInterval: Duration = .milliseconds(500)
     public var timeWaitResetPolicy: TCPTimeWaitResetPolicy = .ignore
     public var maximumOutOfOrderRanges: Int = 32

@@ -134,9 +134,9 @@ public final class TCPConnection {
         self.config = c
         self.passiveOpen = passive
         sendBuffer = SendBuffer(capacity: c.sendBufferSize)
-        receiveBuffer = ReceiveBuffer(capacity: c.receiveBufferSize, maxRanges: c.maximumOutOfOrderRanges)
-        rtt = RTTEstimator(initial: c.initialRTO, minimum: c.minimumRTO, maximum: c.maximumRTO)
-        cc = CongestionController(algorithm: c.congestionAlgorithm, maximumSegmentSize: min(536, c.maximumSegmentSize))
+        receiveBuffer = ReceiveBuffer(capacity: c.receiveBufferSize, maxOutOfOrderRanges: c.maximumOutOfOrderRanges)
+        rtt = RTTEstimator(initialRTO: c.initialRTO, minimumRTO: c.minimumRTO, maximumRTO: c.maximumRTO)
+        cc = CongestionController(c.congestionAlgorithm, maximumSegmentSize: min(536, c.maximumSegmentSize))
         lastReceiveTime = now
         events.reserveCapacity(8)
     }
@@ -197,7 +197,7 @@ public final class TCPConnection {
     }
 
     /// Bytes ready to read.
-    public var readableBytes: Int { receiveBuffer.count }
+    public var readableBytes: Int { receiveBuffer.readable }
     /// Room left in the send buffer.
     public var writableBytes: Int { state.acceptsWrites && !finQueued ? sendBuffer.freeSpace : 0 }
     /// Bytes written but not yet acknowledged.
@@ -209,7 +209,7 @@ public final class TCPConnection {
     public func close(fully: Bool = false) {
         if fully {
             fullyClosed = true
-            if receiveBuffer.count > 0 && state.isSynchronized && state != .timeWait {
+            if receiveBuffer.readable > 0 && state.isSynchronized && state != .timeWait {
                 abort()
                 return
             }

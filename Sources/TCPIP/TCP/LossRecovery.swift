@@ -40,7 +40,7 @@ extension TCPConnection {
                 inRecovery = false
                 dupAcks = 0
                 retransmitAt = nil
-                cc.onExitRecovery(flightSize: flightSize)
+                cc.onExitRecovery(flightSize: flightSize, now: now)
             } else if !sackEnabled {
                 // Partial acknowledgment: the next hole is lost too; retransmit it and
                 // deflate by the amount acknowledged, adding back one SMSS.
@@ -68,7 +68,8 @@ extension TCPConnection {
         guard inRecovery, sackEnabled else { return nil }
         let pipe = scoreboard.pipe(sndUna: sndUna, sndNxt: sndMax, highRxt: highRxt, mss: sendMSS)
         guard cc.congestionWindow - pipe >= sendMSS else { return nil }
-        return scoreboard.nextLostSegment(sndUna: sndUna, highRxt: highRxt, mss: sendMSS)
+        guard let s = scoreboard.nextSegment(sndUna: sndUna, sndNxt: sndMax, highRxt: highRxt, mss: sendMSS) else { return nil }
+        return (s.start, s.length)
     }
 
     /// Room for new data under the congestion window in SACK recovery (pipe instead of flight size).

@@ -50,7 +50,7 @@ extension TCPConnection {
             timestampsEnabled = false
         }
         sackEnabled = config.selectiveAcknowledgments && o.sackPermitted
-        cc = CongestionController(algorithm: config.congestionAlgorithm, maximumSegmentSize: sendMSS)
+        cc = CongestionController(config.congestionAlgorithm, maximumSegmentSize: sendMSS)
     }
 
     /// TSval for a segment sent now: a millisecond clock plus the connection's offset.

@@ -109,7 +109,7 @@ extension TCPConnection {
         if timestampsEnabled { o.timestamps = TCPTimestamps(value: tsValue(now), echoReply: tsRecent) }
         if sackEnabled {
             if let d = dsack { o.sackBlocks.append(d) }
-            if receiveBuffer.hasOutOfOrderData {
+            if receiveBuffer.outOfOrderRangeCount > 0 {
                 let room = SACKBlocks.capacity - o.sackBlocks.count
                 for blk in receiveBuffer.sackBlocks(rcvNxt: rcvNxt, limit: room) { o.sackBlocks.append(blk) }
             }
@@ -150,7 +150,7 @@ extension TCPConnection {
         guard unsent > 0 || finToSend else { return 0 }
 
         // Restart after idle (RFC 5681 §4.1).
-        if sndMax == sndUna, let last = lastSendTime, now - last > rtt.rto { cc.onIdleRestart() }
+        if sndMax == sndUna, let last = lastSendTime, now - last > rtt.rto { cc.onIdleRestart(now: now) }
 
         let inFlight = sndNxt - sndUna
         let congestionRoom = inRecovery && sackEnabled
@@ -219,9 +219,9 @@ extension TCPConnection {
         var payload = 0
         if payloadLimit > 0 {
             let cap = min(peerMSS, config.maximumSegmentSize) - optLen
-            payload = max(0, min(payloadLimit, cap, b.count - headerLength))
+            payload = max(0, min(payloadLimit, cap, b.count - headerLength, sendBuffer.count - payloadOffset))
             let out = UnsafeMutableRawBufferPointer(rebasing: b[headerLength..<(headerLength + payload)])
-            payload = sendBuffer.copy(from: payloadOffset, count: payload, into: out)
+            sendBuffer.copy(from: payloadOffset, count: payload, into: out)
             if payloadOffset + payload == sendBuffer.count { flags.insert(.psh) }
         }
         if finIfComplete && payloadOffset + payload == sendBuffer.count { flags.insert(.fin) }

@@ -61,7 +61,7 @@ extension TCPConnection {
         }
         rtt.backOff()
         if state != .synSent && state != .synReceived {
-            cc.onRetransmissionTimeout(flightSize: flightSize)
+            cc.onRetransmissionTimeout(flightSize: flightSize, now: now)
         }
         inRecovery = false
         dupAcks = 0
@@ -69,7 +69,7 @@ extension TCPConnection {
         timedSeq = nil  // Karn: nothing sent from here on is timed until new data goes out
         recover = sndMax  // RFC 6582 §3.2 step 4
         highRxt = sndUna
-        scoreboard.reset()  // RFC 2018 §8: the receiver may have reneged
+        scoreboard.removeAll()  // RFC 2018 §8: the receiver may have reneged
         sndNxt = (state == .synSent || state == .synReceived) ? iss : sndUna
         retransmitDeadline = now + rtt.rto
     }

@@ -32,6 +32,15 @@ import Testing
         #expect(try FaultConfiguration(parsing: "delay=1.5ms,rate=2.5gbit") == FaultConfiguration(delay: .microseconds(1500), rate: 2_500_000_000))
     }
 
+    @Test func percentsPrintAsShortDecimals() throws {
+        #expect(FaultConfiguration(reorder: 0.036).description == "reorder=3.6%")
+        #expect(FaultConfiguration(loss: 0.000079).description == "loss=0.0079%")
+        #expect(FaultConfiguration(loss: 1).description == "loss=100%")
+        #expect(FaultConfiguration(corrupt: 0.013).description == "corrupt=1.3%")
+        #expect(try FaultConfiguration(parsing: "loss=3.6%").loss == 0.036)
+        #expect(try FaultConfiguration(parsing: "loss=0.0079%").loss == 0.000079)
+    }
+
     @Test func malformedSpecificationsAreTypedErrors() {
         let cases: [(String, FaultSyntaxError)] = [
             ("loss=2", .outOfRange(key: "loss", value: "2")),

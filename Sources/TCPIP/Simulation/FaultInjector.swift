@@ -122,9 +122,10 @@ public struct FaultConfiguration: Equatable, Hashable, Sendable, CustomStringCon
 
     static func parseProbability(_ key: String, _ value: Substring) throws(FaultSyntaxError) -> Double {
         if value.hasSuffix("%") {
-            guard let v = parseNumber(value.dropLast()) else { throw .badPercent(key: key, value: String(value)) }
-            guard v <= 100 else { throw .outOfRange(key: key, value: String(value)) }
-            return v / 100
+            guard parseNumber(value.dropLast()) != nil, let fraction = shiftDecimal(value.dropLast(), by: -2),
+                  let v = Double(fraction) else { throw .badPercent(key: key, value: String(value)) }
+            guard v <= 1 else { throw .outOfRange(key: key, value: String(value)) }
+            return v
         }
         guard let v = parseNumber(value) else { throw .badPercent(key: key, value: String(value)) }
         guard v <= 1 else { throw .outOfRange(key: key, value: String(value)) }
@@ -165,10 +166,38 @@ public struct FaultConfiguration: Equatable, Hashable, Sendable, CustomStringCon
         return s
     }
 
+    /// `p` as a percent: the shortest decimal that reads back as `p`, with the point moved
+    /// two places (text, not arithmetic, so the round trip is exact).
     static func formatProbability(_ p: Double) -> String {
-        let percent = shortest(p * 100)
-        if let back = Double(percent), back / 100 == p { return percent + "%" }
-        return shortest(p)
+        guard let shifted = shiftDecimal(shortest(p), by: 2) else { return shortest(p) }
+        return shifted + "%"
+    }
+
+    /// Moves the decimal point of a plain or exponent-form decimal (`"0.036"`,
+    /// `"7.9e-05"`) by `places` (positive: right) and writes it without exponent;
+    /// nil for anything else.
+    static func shiftDecimal(_ text: some StringProtocol, by places: Int) -> String? {
+        var mantissa = Substring(text)
+        var exponent = 0
+        if let e = mantissa.firstIndex(where: { $0 == "e" || $0 == "E" }) {
+            guard let x = Int(mantissa[mantissa.index(after: e)...]) else { return nil }
+            exponent = x
+            mantissa = mantissa[..<e]
+        }
+        guard !mantissa.isEmpty, mantissa.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }),
+              mantissa.filter({ $0 == "." }).count <= 1 else { return nil }
+        let parts = mantissa.split(separator: ".", omittingEmptySubsequences: false)
+        let whole = String(parts[0]), frac = parts.count > 1 ? String(parts[1]) : ""
+        var digits = Array(whole + frac)
+        var point = whole.count + exponent + places   // digits before the point
+        if point < 0 { digits = Array(repeating: "0", count: -point) + digits; point = 0 }
+        if point > digits.count { digits += Array(repeating: "0", count: point - digits.count) }
+        var intPart = String(digits[0..<point])
+        var fracPart = String(digits[point...])
+        while intPart.count > 1 && intPart.first == "0" { intPart.removeFirst() }
+        if intPart.isEmpty { intPart = "0" }
+        while fracPart.last == "0" { fracPart.removeLast() }
+        return fracPart.isEmpty ? intPart : intPart + "." + fracPart
     }
 
     static func formatDuration(_ d: Duration) -> String {

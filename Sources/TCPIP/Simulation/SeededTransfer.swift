@@ -24,11 +24,14 @@ public struct SeededTransfer {
         public var dropsB = HostDropCounts()
         public var retransmissions = 0
         public var completed = false
+        /// How each side's connection ended ("normal", or the TCPError), "-" while open.
+        public var endA = "-"
+        public var endB = "-"
         /// A digest of every packet delivered, in order: equal digests mean the same run.
         public var traceDigest: UInt64 = 0
 
         public var description: String {
-            "seed \(seed) [\(faults)]: A→B \(bytesAToB) B→A \(bytesBToA) intact \(intact) states \(finalStateA)/\(finalStateB) left \(connectionsLeft) buffered \(bufferedBytes) slots \(linkSlotsInUse) time \(Instant(nanoseconds: duration.nanosecondsClamped))s retrans \(retransmissions) completed \(completed)"
+            "seed \(seed) [\(faults)]: A→B \(bytesAToB) B→A \(bytesBToA) intact \(intact) states \(finalStateA)/\(finalStateB) left \(connectionsLeft) buffered \(bufferedBytes) slots \(linkSlotsInUse) time \(Instant(nanoseconds: duration.nanosecondsClamped))s retrans \(retransmissions) completed \(completed) ends \(endA)/\(endB)"
         }
     }
 
@@ -102,11 +105,12 @@ public struct SeededTransfer {
         var sentA = 0, sentB = 0, gotA = 0, gotB = 0
         var closedA = false, closedB = false
         var intact = true
+        var endA = "-", endB = "-"
         let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 8)
         defer { scratch.deallocate() }
 
         func pump(_ host: IPv4Host, _ h: ConnectionHandle, _ conn: TCPConnection, mine: [UInt8], theirs: [UInt8],
-                  sent: inout Int, got: inout Int, closed: inout Bool) {
+                  sent: inout Int, got: inout Int, closed: inout Bool, end: inout String) {
             if sent < mine.count {
                 sent += mine.withUnsafeBytes { host.write(h, UnsafeRawBufferPointer(rebasing: $0[sent...])) }
             }
@@ -121,16 +125,18 @@ public struct SeededTransfer {
                 }
                 got += n
             }
-            while conn.nextEvent() != nil {}
+            while let e = conn.nextEvent() {
+                if case .closed(let error) = e { end = error.map { "\($0)" } ?? "normal" }
+            }
         }
 
         let done = net.run(until: {
             if server == nil, let h = b.accept(port: 80) { server = h; serverConn = b.connection(h) }
             if clientConn.state != .synSent {
-                pump(a, ch, clientConn, mine: payloadA, theirs: payloadB, sent: &sentA, got: &gotA, closed: &closedA)
+                pump(a, ch, clientConn, mine: payloadA, theirs: payloadB, sent: &sentA, got: &gotA, closed: &closedA, end: &endA)
             }
             if let s = server, let sc = serverConn {
-                pump(b, s, sc, mine: payloadB, theirs: payloadA, sent: &sentB, got: &gotB, closed: &closedB)
+                pump(b, s, sc, mine: payloadB, theirs: payloadA, sent: &sentB, got: &gotB, closed: &closedB, end: &endB)
             }
             guard let sc = serverConn else { return false }
             return clientConn.isFinished && sc.isFinished && a.connectionCount == 0 && b.connectionCount == 0
@@ -153,6 +159,8 @@ public struct SeededTransfer {
         out.dropsB = b.counters.drops
         out.retransmissions = clientConn.counters.retransmittedSegments + (serverConn?.counters.retransmittedSegments ?? 0)
         out.traceDigest = digest
+        out.endA = endA
+        out.endB = endB
         net.observer = nil
         return out
     }

@@ -64,7 +64,7 @@ import Testing
         #expect(seg.synOptions == "mss 1460,wscale 7")
         let line = Ladder.line(time: Instant(nanoseconds: 1_500_000), from: .a, segment: seg,
                                changes: [LadderStateChange(end: .a, from: .closed, to: .synSent)])
-        #expect(line == "0.001500    A → B   [S]    seq=100      ack=0            len=0      win=65535  <mss 1460,wscale 7>  A: CLOSED → SYN-SENT")
+        #expect(line == "0.001500    A → B   [S]    seq=100         ack=0           len=0     win=65535  <mss 1460,wscale 7>  A: CLOSED → SYN-SENT")
         let back = Ladder.line(time: .zero, from: .b, segment: seg, lost: true)
         #expect(back.hasPrefix("0.000000    A ← B   [S]"))
         #expect(back.hasSuffix("✗ lost"))
@@ -92,11 +92,11 @@ import Testing
         #expect(summary.succeeded)
         let ladder = lines.filter { $0.hasPrefix("0.") || $0.first?.isNumber == true }
         try #require(ladder.count >= 3)
-        #expect(ladder[0].hasPrefix("0.000000    A → B   [S]    seq=100      ack=0 "))
+        #expect(ladder[0].hasPrefix("0.000000    A → B   [S]    seq=100         ack=0 "))
         #expect(ladder[0].hasSuffix("A: CLOSED → SYN-SENT"))
-        #expect(ladder[1].hasPrefix("0.000000    A ← B   [S.]   seq=2000     ack=101 "))
+        #expect(ladder[1].hasPrefix("0.000000    A ← B   [S.]   seq=2000        ack=101 "))
         #expect(ladder[1].hasSuffix("B: LISTEN → SYN-RECEIVED"))
-        #expect(ladder[2].hasPrefix("0.000000    A → B   [.]    seq=101      ack=2001 "))
+        #expect(ladder[2].hasPrefix("0.000000    A → B   [.]    seq=101         ack=2001 "))
         #expect(ladder[2].contains("A: SYN-SENT → ESTABLISHED"))
     }
 

@@ -1,5 +1,5 @@
 /// The `tcpip demo` conversation, in the core so tests can run and read it:
-/// two hosts 192.0.2.1 (A, client) and 192.0.2.2 (B, server, port 80) over a
+/// two hosts 192.0.2.1 (A, client) and 192.0.2.2 (B, server, port 5001) over a
 /// `MemoryLink`: handshake, a few messages each way, a bulk transfer A → B, and the
 /// four-way close, printed as a ladder (the bulk part summarised in the middle),
 /// then a summary.
@@ -17,7 +17,7 @@ public struct DemoScenario {
         public var bulkTail = 6
         public var capture = false
         public var configuration = TCPConfiguration.default
-        public var serverPort: UInt16 = 80
+        public var serverPort: UInt16 = 5001
         public init() {}
     }
 

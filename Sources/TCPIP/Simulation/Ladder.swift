@@ -67,7 +67,7 @@ public struct LadderStateChange: Hashable, Sendable, CustomStringConvertible {
 ///     time        dir     flags  seq=…        ack=…        len=…   win=…
 ///     0.000000    A → B   [S]    seq=100      ack=0        len=0     win=65535  A: CLOSED → SYN-SENT
 public enum Ladder {
-    public static let header = "time (s)    dir     flags  sequence     acknowledgement  length     window     state changes"
+    public static let header = "time (s)    dir     flags  sequence        acknowledgement length    window     options, state changes"
 
     static func pad(_ s: String, _ width: Int) -> String {
         s.count >= width ? s + " " : s + String(repeating: " ", count: width - s.count)
@@ -79,9 +79,9 @@ public enum Ladder {
         var l = pad(time.description, 12)
         l += pad(from == .a ? "A → B" : "A ← B", 8)
         l += pad("[\(s.flags)]", 7)
-        l += pad("seq=\(s.sequenceNumber.rawValue)", 13)
-        l += pad("ack=\(s.acknowledgmentNumber.rawValue)", 17)
-        l += pad("len=\(s.length)", 11)
+        l += pad("seq=\(s.sequenceNumber.rawValue)", 16)
+        l += pad("ack=\(s.acknowledgmentNumber.rawValue)", 16)
+        l += pad("len=\(s.length)", 10)
         l += pad("win=\(s.window)", 11)
         var tail: [String] = []
         if !s.synOptions.isEmpty { tail.append("<\(s.synOptions)>") }

@@ -272,3 +272,13 @@ public final class MemoryLink {
     /// Forgets the captured packets.
     public func clearCapture() { captured.removeAll() }
 }
+
+extension MemoryLink {
+    /// The captured packets as a pcap file (raw IPv4 link type, nanosecond timestamps,
+    /// virtual time since the Unix epoch's origin).
+    public func capturePcap() -> PcapWriter {
+        var w = PcapWriter(linkType: .raw, reservingCapacity: captured.reduce(24) { $0 + 16 + $1.bytes.count })
+        for p in captured { w.append(timestamp: p.time, packet: p.bytes) }
+        return w
+    }
+}

@@ -143,8 +143,8 @@ public final class IPv4Host {
         listeners[port] = Listener(port: port, backlog: backlog)
     }
 
-    /// Stops accepting; connections already spawned stay (and can still be accepted? no:
-    /// they are left to run, reachable only through their objects).
+    /// Stops accepting new connections on `port`. Connections already spawned and not
+    /// yet accepted keep running, reachable only through `connections`.
     public func stopListening(port: UInt16) {
         guard let l = listeners.removeValue(forKey: port) else { return }
         for h in l.queue { if let s = table.slot(of: h) { table.slots[Int(s)].listenerPort = nil } }
@@ -279,8 +279,8 @@ public final class IPv4Host {
                               remoteAddress: source, remotePort: tcp.sourcePort)
         if let s = table.byTuple[tuple], let c = table.slots[Int(s)].connection {
             c.handle(segment: tcp, now: now)
+            table.markReady(s)      // before a possible removal: the FIFO then frees the slot
             afterActivity(s)
-            table.markReady(s)
             return
         }
         let flags = tcp.flags

@@ -266,7 +266,10 @@ extension TCPConnection {
         // Sixth: URG (RFC 6093: the pointer marks the byte after the urgent data).
         if f.contains(.urg), state.receivesData, seg.urgentPointer > 0 {
             let up = seq + Int(seg.urgentPointer)
-            if rcvUp == nil || rcvUp! < up { rcvUp = up }
+            if rcvUp == nil || rcvUp! < up {
+                rcvUp = up
+                post(.readable)
+            }
         }
 
         // Seventh: segment text.
@@ -280,6 +283,7 @@ extension TCPConnection {
                 internalCounters.bytesReceived += r.advanced
                 post(.readable)
             }
+            if offset > 0, ackNow { owedDuplicateACKs = min(owedDuplicateACKs + 1, 16) }
             if offset > 0 || r.filledGap || r.duplicate > 0 {
                 // Out of order, gap filled, or duplicate: ACK at once (RFC 5681 §4.2).
                 if r.duplicate > 0, offset > 0, sackEnabled, dsack == nil {

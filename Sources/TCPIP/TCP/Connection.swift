@@ -114,6 +114,8 @@ public final class TCPConnection {
     /// Karn: the segment being timed when timestamps are off.
     var timedSeq: SequenceNumber?
     var timedAt = Instant.zero
+    /// TSval of the first retransmission after the last timeout (see `takeRTTSample`).
+    var timeoutRetransmitTSval: UInt32?
     var cc: CongestionController
 
     // MARK: loss recovery (LossRecovery.swift)

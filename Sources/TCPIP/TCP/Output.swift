@@ -90,7 +90,7 @@ extension TCPConnection {
     }
 
     func writeACK(into b: UnsafeMutableRawBufferPointer, now: Instant, seq: SequenceNumber? = nil) -> Int {
-        writeSegment(into: b, seq: seq ?? sndNxt, ack: rcvNxt, flags: .ack, options: dataOptions(now: now),
+        writeSegment(into: b, seq: seq ?? sndMax, ack: rcvNxt, flags: .ack, options: dataOptions(now: now),
                      window: windowField(), now: now).length
     }
 

@@ -128,6 +128,22 @@ import Testing
         #expect(b.sackBlocks(rcvNxt: nxt + 1150, limit: 9).count == 4)
     }
 
+    @Test func dsackBlockComesFirstThenItsContainingRange() {
+        var b = ReceiveBuffer(capacity: 10_000)
+        let nxt = SequenceNumber(1000)
+        let hundred = [UInt8](repeating: 1, count: 100)
+        _ = b.insert(hundred, at: 500)                  // 1500-1600
+        _ = b.insert(hundred, at: 900)                  // 1900-2000 (most recent)
+        // A duplicate of 1520-1560 (inside the older range): D-SACK, then its range, then the rest (RFC 2883 §4.2.1).
+        let dup = SACKBlock(start: nxt + 520, end: nxt + 560)
+        #expect(b.insert([UInt8](repeating: 1, count: 40), at: 520) == ReceiveInsertResult(duplicate: 40))
+        #expect(b.sackBlocks(rcvNxt: nxt, limit: 4, dsack: dup).map(\.description) == ["1520-1560", "1500-1600", "1900-2000"])
+        // A duplicate below RCV.NXT (§4.1.1): D-SACK first, then the ranges by recency.
+        let old = SACKBlock(start: nxt - 100, end: nxt)
+        #expect(b.sackBlocks(rcvNxt: nxt, limit: 4, dsack: old).map(\.description) == ["900-1000", "1500-1600", "1900-2000"])
+        #expect(b.sackBlocks(rcvNxt: nxt, limit: 1, dsack: old).map(\.description) == ["900-1000"])
+    }
+
     @Test func rangeLimitDropsOnlyNewRanges() {
         var b = ReceiveBuffer(capacity: 10_000, maxOutOfOrderRanges: 2)
         let ten = [UInt8](repeating: 7, count: 10)
@@ -170,5 +186,33 @@ import Testing
         var out = [UInt8](repeating: 0, count: 10)
         #expect(out.withUnsafeMutableBytes { b.read(into: $0) } == 0)
         #expect(b.allocatedBytes == 100)
+    }
+
+    @Test func steadyStateReassemblyNeverReallocates() {
+        var b = ReceiveBuffer(capacity: 65_536)
+        let seg = [UInt8](repeating: 3, count: 1460)
+        var out = [UInt8](repeating: 0, count: 4 * 1460)
+        // Warm up: fill to capacity once so the ring has its final size.
+        while b.freeSpace > 0 { _ = b.insert(seg, at: 0) }
+        _ = out.withUnsafeMutableBytes { b.read(into: $0) }
+        _ = b.insert(seg, at: 1460)                      // first out-of-order range: the range table is allocated
+        _ = b.insert(seg, at: 0)
+        while b.readable > 4 * 1460 { _ = out.withUnsafeMutableBytes { b.read(into: $0) } }
+        let ring = b.ring.storage.map(ObjectIdentifier.init)
+        let table = b.ranges.withUnsafeBufferPointer { $0.baseAddress }
+        for i in 0..<2000 {
+            // A loss every few segments: the next two arrive first, then the retransmission fills the hole.
+            if i % 3 == 0 {
+                #expect(b.insert(seg, at: 1460).stored == 1460)
+                #expect(b.insert(seg, at: 2920).stored == 1460)
+                #expect(b.insert(seg, at: 0).advanced == 3 * 1460)
+            } else {
+                #expect(b.insert(seg, at: 0).advanced == 1460)
+            }
+            // The application keeps up but never drains the buffer completely.
+            while b.readable > 4 * 1460 { _ = out.withUnsafeMutableBytes { b.read(into: $0) } }
+            #expect(b.ring.storage.map(ObjectIdentifier.init) == ring, "ring reallocated at \(i)")
+            #expect(b.ranges.withUnsafeBufferPointer { $0.baseAddress } == table, "range table reallocated at \(i)")
+        }
     }
 }

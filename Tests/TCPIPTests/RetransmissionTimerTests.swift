@@ -71,4 +71,16 @@ import Testing
         for _ in 0..<1000 { e.backOff() }
         #expect(e.rto == .seconds(120))
     }
+
+    @Test func handshakeTimeoutStartsDataWithThreeSecondRTO() {
+        var e = RTTEstimator()
+        e.backOff()                                         // SYN retransmitted once: 2 s
+        e.handshakeTimedOut()
+        #expect(e.rto == .seconds(3))                       // RFC 6298 §5.7
+        #expect(e.backoffCount == 0)
+        e.addSample(.milliseconds(100))
+        #expect(e.rto == .milliseconds(300))                // samples take over as usual
+        e.handshakeTimedOut()
+        #expect(e.rto == .milliseconds(300))                // no effect once sampled
+    }
 }

@@ -60,6 +60,9 @@ import Testing
         buffer.removeFirst(10_000)
         #expect(buffer.allocatedBytes == 0)
         #expect(buffer.count == 0)
+        // Refilling starts at the last size: one allocation, not one per doubling.
+        buffer.append([1])
+        #expect(buffer.allocatedBytes == 10_000)
     }
 
     @Test func steadyStateWrapsWithoutReallocating() {

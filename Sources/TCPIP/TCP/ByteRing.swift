@@ -22,16 +22,26 @@ struct ByteRing: @unchecked Sendable {  // copy-on-write: shared storage is neve
     @usableFromInline static let minimumAllocation = 2048
 
     @usableFromInline var storage: ByteRingStorage?
+    /// Bytes in `storage` (0 without storage); kept here so hot paths never read the
+    /// class's header (a dynamically checked access).
+    @usableFromInline var size: Int = 0
     /// Physical index of logical offset 0.
     @usableFromInline var head: Int = 0
+    /// The size of the last released allocation: the next allocation starts there,
+    /// so a connection whose buffer drains and refills (a receiver that reads
+    /// everything, a sender between bursts) pays one allocation per refill, not
+    /// one per doubling step.
+    @usableFromInline var lastSize: Int = 0
 
     @inlinable init() {}
 
     /// Bytes currently allocated (0 when released).
-    @inlinable var allocated: Int { storage?.header ?? 0 }
+    @inlinable var allocated: Int { size }
 
     @inlinable mutating func release() {
+        if storage != nil { lastSize = size }
         storage = nil
+        size = 0
         head = 0
     }
 
@@ -45,7 +55,7 @@ struct ByteRing: @unchecked Sendable {  // copy-on-write: shared storage is neve
             if !isKnownUniquelyReferenced(&storage) { reallocate(to: size, preserve: preserve) }
             return
         }
-        var newSize = Swift.max(size * 2, ByteRing.minimumAllocation)
+        var newSize = Swift.max(size * 2, ByteRing.minimumAllocation, size == 0 ? lastSize : 0)
         while newSize < needed { newSize *= 2 }
         reallocate(to: Swift.min(newSize, Swift.max(limit, needed)), preserve: preserve)
     }
@@ -58,10 +68,11 @@ struct ByteRing: @unchecked Sendable {  // copy-on-write: shared storage is neve
         let fresh = ByteRingStorage.make(size: newSize)
         if preserve > 0, let old = storage {
             fresh.withUnsafeMutablePointerToElements { dst in
-                copyOut(from: 0, count: preserve, into: UnsafeMutableRawBufferPointer(start: dst, count: preserve), storage: old)
+                copyOut(from: 0, count: preserve, into: UnsafeMutableRawBufferPointer(start: dst, count: preserve), storage: old, size: size)
             }
         }
         storage = fresh
+        size = newSize
         head = 0
     }
 
@@ -69,13 +80,12 @@ struct ByteRing: @unchecked Sendable {  // copy-on-write: shared storage is neve
     @inlinable
     func copyOut(from offset: Int, count: Int, into destination: UnsafeMutableRawBufferPointer) {
         guard count > 0, let s = storage else { return }
-        copyOut(from: offset, count: count, into: destination, storage: s)
+        copyOut(from: offset, count: count, into: destination, storage: s, size: size)
     }
 
     @inlinable
-    func copyOut(from offset: Int, count: Int, into destination: UnsafeMutableRawBufferPointer, storage s: ByteRingStorage) {
+    func copyOut(from offset: Int, count: Int, into destination: UnsafeMutableRawBufferPointer, storage s: ByteRingStorage, size: Int) {
         guard count > 0, let out = destination.baseAddress else { return }
-        let size = s.header
         var start = head + offset
         if start >= size { start -= size }
         let first = Swift.min(count, size - start)
@@ -91,7 +101,6 @@ struct ByteRing: @unchecked Sendable {  // copy-on-write: shared storage is neve
     func copyIn(_ bytes: UnsafeRawBufferPointer, at offset: Int) {
         guard let src = bytes.baseAddress, bytes.count > 0, let s = storage else { return }
         let count = bytes.count
-        let size = s.header
         var start = head + offset
         if start >= size { start -= size }
         let first = Swift.min(count, size - start)
@@ -108,7 +117,6 @@ struct ByteRing: @unchecked Sendable {  // copy-on-write: shared storage is neve
         guard count > 0, let s = storage else {
             return try body(UnsafeRawBufferPointer(start: nil, count: 0), UnsafeRawBufferPointer(start: nil, count: 0))
         }
-        let size = s.header
         var start = head + offset
         if start >= size { start -= size }
         let first = Swift.min(count, size - start)

@@ -128,7 +128,8 @@ public struct Cubic: CongestionControl, Hashable, Sendable {
         } else {
             maximumWindow = cwnd
         }
-        slowStartThreshold = Swift.max(Int(Double(flightSize) * Cubic.beta), 2 * mss)
+        // FlightSize·β in integers (β = 0.7 = 7/10), so that 90 000 gives 63 000, not 62 999.
+        slowStartThreshold = Swift.max(flightSize / 10 * 7 + flightSize % 10 * 7 / 10, 2 * mss)
     }
 
     public mutating func onEnterRecovery(flightSize: Int, now: Instant) {

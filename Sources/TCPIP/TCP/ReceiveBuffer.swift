@@ -242,13 +242,36 @@ public struct ReceiveBuffer: Sendable {
     /// recently received segment, then the other ranges, most recent first; at most
     /// `min(limit, 4)` blocks. `rcvNxt` turns offsets into sequence numbers.
     public func sackBlocks(rcvNxt: SequenceNumber, limit: Int) -> SACKBlocks {
+        sackBlocks(rcvNxt: rcvNxt, limit: limit, dsack: nil)
+    }
+
+    /// The SACK blocks with a D-SACK first (RFC 2883 §4): `dsack` names duplicate
+    /// bytes just received (below RCV.NXT, or inside held out-of-order data). It is
+    /// followed by the out-of-order range containing it, if any, then the other
+    /// ranges most recent first; at most `min(limit, 4)` blocks in all.
+    public func sackBlocks(rcvNxt: SequenceNumber, limit: Int, dsack: SACKBlock?) -> SACKBlocks {
         var out = SACKBlocks()
-        let k = Swift.min(limit, SACKBlocks.capacity, ranges.count)
-        guard k > 0 else { return out }
+        let limit = Swift.min(limit, SACKBlocks.capacity)
+        guard limit > 0 else { return out }
+        var skip = -1
+        if let d = dsack {
+            out.append(d)
+            if out.count < limit {
+                for i in ranges.indices {
+                    let r = SACKBlock(start: rcvNxt + ranges[i].start, end: rcvNxt + ranges[i].end)
+                    if r.start <= d.start && d.end <= r.end {
+                        out.append(r)
+                        skip = i
+                        break
+                    }
+                }
+            }
+        }
         var below = UInt64.max
-        for _ in 0 ..< k {
+        while out.count < limit {
             var best = -1
-            for i in ranges.indices where ranges[i].stamp < below && (best < 0 || ranges[i].stamp > ranges[best].stamp) {
+            for i in ranges.indices where i != skip && ranges[i].stamp < below
+                && (best < 0 || ranges[i].stamp > ranges[best].stamp) {
                 best = i
             }
             guard best >= 0 else { break }

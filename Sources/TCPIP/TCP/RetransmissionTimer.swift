@@ -75,4 +75,14 @@ public struct RTTEstimator: Hashable, Sendable {
     public mutating func resetBackoff() {
         backoffCount = 0
     }
+
+    /// RFC 6298 §5.7: the SYN (or SYN+ACK) timed out and no RTT sample has been
+    /// taken, so data transmission starts with RTO = 3 s (when the RTO in use is
+    /// lower) and no backoff. Does nothing once a sample exists.
+    public mutating func handshakeTimedOut() {
+        guard srttNs == nil else { return }
+        let three = Duration.seconds(3).nanosecondsClamped
+        baseRTONs = Swift.min(Swift.max(baseRTONs, three), maximumRTO.nanosecondsClamped)
+        backoffCount = 0
+    }
 }

@@ -106,25 +106,47 @@ import Testing
         #expect(states(t) == [[.synSent, .unknown], [.closed, .unknown]])
     }
 
-    /// A RST after the textbook's first `n` segments, from either side, closes both.
+    /// A RST after the textbook's first `n` segments, from either side, closes both
+    /// (TIME-WAIT ignores one: see `rstFromTheClosedSideLeavesTimeWaitAlone`).
     @Test(arguments: [(3, true), (3, false), (7, true), (7, false), (8, true), (8, false),
-                      (9, true), (9, false), (10, false)])
+                      (9, true), (9, false)])
     func rstInEveryConnectedStateClosesBothSides(n: Int, fromClient: Bool) {
         var t = textbookPrefix(n)
         let before = states(t).last!
-        if fromClient { t.c(100, [.rst, .ack], seq: 300, ack: 3000) } else { t.s(100, [.rst, .ack], seq: 3000, ack: 300) }
+        // The sequence number the receiver expects next (RFC 5961: only that one resets).
+        func next(_ fromClient: Bool) -> UInt32 {
+            t.segments.filter { ($0.sourceEndpoint == t.client) == fromClient }.map { $0.end.rawValue }.max()!
+        }
+        let (cs, ss) = (next(true), next(false))
+        if fromClient { t.c(100, [.rst, .ack], seq: cs, ack: ss) } else { t.s(100, [.rst, .ack], seq: ss, ack: cs) }
         let c = t.conversation
         #expect(states(t).last! == [.closed, .closed])
         #expect(c.events.last!.resetCause == .abort, "after \(before)")
         #expect(c.summary.ending == .reset(by: fromClient ? .clientToServer : .serverToClient, .abort))
     }
 
-    @Test func rstFromTheClosedSideAfterTheCloseIsNoConnection() {
+    @Test func rstFromTheClosedSideLeavesTimeWaitAlone() {
         var t = TraceScript.textbook
         t.s(100, [.rst], seq: 2502)
         let c = t.conversation
         #expect(c.events.last!.resetCause == .noConnection)
+        // RFC 1337: TIME-WAIT ignores a RST.
+        #expect(states(t).last! == [.timeWait, .closed])
+    }
+
+    @Test func rstWithAnUnexpectedSequenceNumberResetsNothing() {
+        var t = textbookPrefix(7)
+        t.c(100, [.rst, .ack], seq: 5000, ack: 2501)       // RFC 5961: not RCV.NXT (201)
+        #expect(states(t).last! == [.closed, .established])
+        t.c(101, [.rst, .ack], seq: 201, ack: 2501)
         #expect(states(t).last! == [.closed, .closed])
+    }
+
+    @Test func rstInSynSentMustAcknowledgeTheSyn() {
+        var t = TraceScript()
+        t.c(0, .syn, seq: 100)
+        t.s(1, [.rst, .ack], seq: 0, ack: 55)             // does not acknowledge the SYN: ignored
+        #expect(states(t).last![0] == .synSent)
     }
 
     @Test func captureStartingMidStreamShowsUnknownUntilTheCloseTells() {

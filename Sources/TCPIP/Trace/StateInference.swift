@@ -107,8 +107,9 @@ public struct StateInference: Sendable {
                 let lastNonCovering = later.last { $0 < j && !covers(segments[$0], seq) }
                 // The peer sent the same segment again before it was covered: the earlier copies
                 // did not arrive (lost after the capture point); the last copy did.
+                // (Only when the side showed, after the first copy, that it did not have it.)
                 let since = max(c, lastNonCovering ?? c)
-                if let copy = rowsOf[1 - side].last(where: {
+                if let n = lastNonCovering, n > c, let copy = rowsOf[1 - side].last(where: {
                     $0 > since && $0 < j && segments[$0].end - 1 == seq
                         && segments[$0].header.flags.intersection([.syn, .fin, .ack])
                         == segments[c].header.flags.intersection([.syn, .fin, .ack])
@@ -225,18 +226,48 @@ public struct StateInference: Sendable {
                 sides[side].peerFinReceived = peerHistory ? .never : .unknown
             }
 
-            // RST, sent or received.
-            let sentRST = firstRow(side) { $0.header.flags.contains(.rst) }
-            let gotRST = firstRow(peer) { $0.header.flags.contains(.rst) }
-            let r = [sentRST, gotRST].compactMap { $0 }.min()
-            if let r {
-                sides[side].reset = Fact(prior: false, trueFrom: r)
-                if r == gotRST, role == .passive, sides[side].synAcked.at(r) == false { sides[side].resetGivesListen = true }
-            }
+            // RST sent: the sender is gone. RSTs received are weighed once the other facts are known.
+            if let r = firstRow(side, { $0.header.flags.contains(.rst) }) { sides[side].reset = Fact(prior: false, trueFrom: r) }
         }
+
+        // Whether a RST from the peer at row k can reset `side` (RFC 9293 §3.10.7 with RFC 5961):
+        // in SYN-SENT it must acknowledge the SYN; otherwise its sequence number must be the
+        // side's RCV.NXT, which lies between the side's last ACK and the end of what the peer sent.
+        func acceptable(_ k: Int, side: Int) -> Bool {
+            let rst = segments[k].header
+            let mine = rowsOf[side].filter { $0 < k }
+            guard let lastAck = mine.last(where: { segments[$0].header.flags.contains(.ack) }) else {
+                guard let syn = mine.first(where: { segments[$0].header.flags.contains(.syn) }) else { return true }
+                return rst.flags.contains(.ack) && rst.acknowledgmentNumber == segments[syn].header.sequenceNumber + 1
+            }
+            let low = segments[lastAck].header.acknowledgmentNumber
+            var high = low
+            for r in rowsOf[1 - side] where r < k && !segments[r].header.flags.contains(.rst) {
+                high = SequenceNumber.max(high, segments[r].end)
+            }
+            return rst.sequenceNumber.isInClosed(low, high)
+        }
+
+        // States computed without any received RST, to weigh the received ones.
+        func stateIgnoringReceivedResets(_ side: Int, _ i: Int) -> InferredState { state(side, i) }
 
         var memo: [Int: ([Bool?], InferredState)] = [:]
         var lastResult = InferredState.unknown
+        for side in 0..<2 where sides[side].role != .silent && sides[side].role != .closedPort {
+            for k in rowsOf[1 - side] where segments[k].header.flags.contains(.rst) {
+                if let r = sides[side].reset.trueFrom, r < k { break }
+                guard acceptable(k, side: side) else { continue }
+                // TIME-WAIT ignores a RST (RFC 1337); a closed side has nothing to reset.
+                memo[side] = nil
+                let before = stateIgnoringReceivedResets(side, k - 1)
+                if before == .timeWait || before == .closed { continue }
+                sides[side].reset = Fact(prior: false, trueFrom: k)
+                if sides[side].role == .passive, sides[side].synAcked.at(k) == false { sides[side].resetGivesListen = true }
+                break
+            }
+            memo[side] = nil
+        }
+
         func state(_ side: Int, _ i: Int) -> InferredState {
             let f = sides[side]
             switch f.role {

@@ -234,3 +234,20 @@ extension TraceStateTests {
                                                [.closing, .timeWait], [.timeWait, .timeWait]])
     }
 }
+
+extension TraceStateTests {
+    @Test func damagedSegmentDoesNotCountForTheStates() {
+        var t = TraceScript.textbook
+        for i in t.segments.indices { t.segments[i].checksumValid = true }
+        // A FIN from the server arrives damaged before the real one (insert before segment 9).
+        var bad = t.segments[9]
+        bad.checksumValid = false
+        bad.header.flags = [.fin, .ack, .rst]
+        t.segments.insert(bad, at: 9)
+        let c = t.conversation
+        #expect(c.events[9].damaged)
+        #expect(c.damagedFrames == [bad.frame])
+        #expect(c.events.map { [$0.clientState, $0.serverState] }[8...10] == [[.finWait2, .closeWait], [.finWait2, .closeWait], [.timeWait, .lastAck]])
+        #expect(LadderTextFormatter().render(c).contains("[bad checksum: dropped]".replacingSpaces()))
+    }
+}

@@ -97,6 +97,7 @@ public struct LadderTextFormatter: Sendable {
             case .noConnection: notes.append("[RST: no connection]")
             }
         }
+        if e.damaged { notes.append("[bad checksum: dropped]") }
         if let r = e.rtt { notes.append("rtt=" + LadderTextFormatter.milliseconds(r)) }
         // A note is never split across lines: its inner spaces do not break.
         if !notes.isEmpty { out.append(notes.map { $0.replacingSpaces() }.joined(separator: " ")) }

@@ -29,6 +29,9 @@ public struct TraceEvent: Sendable {
     /// Each side's state after this segment.
     public var clientState: InferredState
     public var serverState: InferredState
+    /// Its TCP checksum failed while the same direction's others pass: damaged on the way,
+    /// dropped by its receiver, left out of the states.
+    public var damaged: Bool = false
 }
 
 /// How a conversation ended, as far as the capture shows.
@@ -105,6 +108,8 @@ public struct TraceConversation: Sendable {
     public var clientWindowScale: Int?
     public var serverWindowScale: Int?
     public var summary: TraceSummary
+    /// Frames whose TCP checksum failed (where that direction's others pass): left out of the states.
+    public var damagedFrames: [Int]
 
     /// Per-direction bookkeeping, with Wireshark's `tcp_analyze_seq_info` meanings
     /// (raw 32-bit values, zero meaning "not seen yet", as there).
@@ -133,7 +138,26 @@ public struct TraceConversation: Sendable {
         self.stream = stream
         let segs = stream.segments
         let fromClient = segs.map { $0.sourceEndpoint == stream.client }
-        let states = StateInference(segments: segs, clientIsSource: fromClient)
+        // A segment whose IP header checksum fails, or whose TCP checksum fails in a direction
+        // where others pass (so not checksum offload at the capturing host), was damaged: its receiver dropped it, so it does
+        // not count for the states.
+        var verifies = [false, false]
+        for (k, sg) in segs.enumerated() where sg.checksumValid == true { verifies[fromClient[k] ? 0 : 1] = true }
+        let damaged = segs.indices.filter {
+            !segs[$0].ipChecksumValid || (segs[$0].checksumValid == false && verifies[fromClient[$0] ? 0 : 1])
+        }
+        let damagedSet = Set(damaged)
+        let kept = segs.indices.filter { !damagedSet.contains($0) }
+        let inferred = StateInference(segments: kept.map { segs[$0] }, clientIsSource: kept.map { fromClient[$0] })
+        var expanded: [(client: InferredState, server: InferredState)] = []
+        var k = 0
+        var last = inferred.initial
+        for i in segs.indices {
+            if k < kept.count && kept[k] == i { last = inferred.after[k]; k += 1 }
+            expanded.append(last)
+        }
+        let states = (initial: inferred.initial, after: expanded)
+        self.damagedFrames = damaged.map { segs[$0].frame }
         initialClientState = states.initial.client
         initialServerState = states.initial.server
 
@@ -371,6 +395,7 @@ public struct TraceConversation: Sendable {
                 resetCause: cause,
                 clientState: states.after[i].client, serverState: states.after[i].server))
         }
+        for i in damaged { events[i].damaged = true }
         self.events = events
 
         // Summary.

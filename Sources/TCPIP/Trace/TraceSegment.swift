@@ -10,15 +10,22 @@ public struct TraceSegment: Hashable, Sendable {
     public var destination: IPv4Address
     public var header: TCPHeader
     public var payloadLength: Int
+    /// Whether the TCP checksum verifies; nil when the capture kept too little to tell
+    /// (or the segment was built from values).
+    public var checksumValid: Bool?
+    /// Whether the IPv4 header checksum verifies (offload never leaves it unset on Linux).
+    public var ipChecksumValid: Bool
 
     public init(frame: Int, time: Instant, source: IPv4Address, destination: IPv4Address,
-                header: TCPHeader, payloadLength: Int) {
+                header: TCPHeader, payloadLength: Int, checksumValid: Bool? = nil, ipChecksumValid: Bool = true) {
         self.frame = frame
         self.time = time
         self.source = source
         self.destination = destination
         self.header = header
         self.payloadLength = payloadLength
+        self.checksumValid = checksumValid
+        self.ipChecksumValid = ipChecksumValid
     }
 
     public var sourceEndpoint: TraceEndpoint { TraceEndpoint(address: source, port: header.sourcePort) }
@@ -97,8 +104,12 @@ extension TraceSegment {
             }
             let payload = ip.totalLength - ip.headerLength - tcp.headerLength
             guard payload >= 0 else { return .failure(.malformed("TCP header longer than the IP datagram")) }
+            // The checksum can be checked only when the whole segment was captured.
+            let whole = tcp.headerLength + payload == tcpBytes.count
+            let valid: Bool? = whole ? tcp.checksumIsValid(source: ip.source, destination: ip.destination) : nil
             return .success(TraceSegment(frame: number, time: time, source: ip.source, destination: ip.destination,
-                                         header: header, payloadLength: payload))
+                                         header: header, payloadLength: payload, checksumValid: valid,
+                                         ipChecksumValid: ip.checksumIsValid))
         }
     }
 }

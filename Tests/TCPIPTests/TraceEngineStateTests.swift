@@ -29,14 +29,17 @@ import Testing
     /// One run: A connects to B, each sends `bytes`, each closes once all its data is
     /// acknowledged (so the FIN leaves as the close happens), both read everything.
     /// Returns each endpoint's capture with its engine state after each packet.
-    static func run(seed: UInt64, faults: FaultConfiguration, bytes: Int = 6000) -> (a: [Observation], b: [Observation], finished: Bool) {
+    static func run(seed: UInt64, faults: FaultConfiguration, bytes: Int = 6000)
+        -> (a: [Observation], b: [Observation], finished: Bool, finalA: TCPState, finalB: TCPState) {
         var seeds = SeededRandom(seed: seed)
         let a = IPv4Host(address: IPv4Address(192, 0, 2, 1), seed: seeds.next())
         let b = IPv4Host(address: IPv4Address(192, 0, 2, 2), seed: seeds.next())
         let link = MemoryLink(mtu: 1500, faults: faults, seed: seeds.next())
         var now = Instant(nanoseconds: 1_000_000_000)
         try? b.listen(port: 80, backlog: 4)
-        guard let ch = try? a.connect(to: b.address, port: 80, now: now), let ca = a.connection(ch) else { return ([], [], false) }
+        guard let ch = try? a.connect(to: b.address, port: 80, now: now), let ca = a.connection(ch) else {
+            return ([], [], false, .closed, .closed)
+        }
         var cb: TCPConnection? = nil
         var hb: ConnectionHandle? = nil
         var obsA: [Observation] = [], obsB: [Observation] = []
@@ -93,16 +96,30 @@ import Testing
                     }
                 }
             }
-            if ca.isFinished && (cb?.isFinished ?? false) && link.nextDelivery == nil { return (obsA, obsB, true) }
+            if ca.isFinished && (cb?.isFinished ?? false) && link.nextDelivery == nil {
+                return (obsA, obsB, true, ca.state, stateB())
+            }
             var next = link.nextDelivery
             for d in [a.nextDeadline, b.nextDeadline].compactMap({ $0 }) { next = min(next ?? d, d) }
             guard let t = next else { break }
             now = t > now ? t : now + .nanoseconds(1)
         }
-        return (obsA, obsB, false)
+        return (obsA, obsB, false, ca.state, stateB())
     }
 
     /// Mismatches between the engine and the inference for one endpoint's capture.
+    /// Transitions that send nothing are compared at the end of the run: the last inferred
+    /// state must be the engine's final one, or TIME-WAIT when the engine's timer has since closed it.
+    static func endMismatch(_ obs: [Observation], isClient: Bool, final: TCPState) -> [String] {
+        let streams = TraceStream.group(obs.map(\.segment))
+        guard let main = streams.max(by: { $0.segments.count < $1.segments.count }) else { return [] }
+        let c = TraceConversation(main)
+        guard let last = c.events.last else { return [] }
+        let ours = isClient ? last.clientState : last.serverState
+        if ours == inferred(final) || (ours == .timeWait && final == .closed) { return [] }
+        return ["end: engine \(final), inferred \(ours)"]
+    }
+
     static func mismatches(_ obs: [Observation], isClient: Bool) -> [String] {
         guard !obs.isEmpty else { return [] }
         // The connection's stream (damage to a port puts a segment in a stream of its own).
@@ -138,7 +155,10 @@ import Testing
         for seed in UInt64(1)...200 {
             let f = SeededTransfer.faultMix(seed: seed)
             let r = Self.run(seed: seed, faults: f)
-            let m = Self.mismatches(r.a, isClient: true).map { "A " + $0 } + Self.mismatches(r.b, isClient: false).map { "B " + $0 }
+            var m = Self.mismatches(r.a, isClient: true).map { "A " + $0 } + Self.mismatches(r.b, isClient: false).map { "B " + $0 }
+            m += Self.endMismatch(r.a, isClient: true, final: r.finalA).map { "A " + $0 }
+            m += Self.endMismatch(r.b, isClient: false, final: r.finalB).map { "B " + $0 }
+            if !r.finished { m.append("run did not finish") }
             if !m.isEmpty { failures.append("seed \(seed) [\(f)]: " + m.prefix(4).joined(separator: "; ")) }
         }
         let report = "\(failures.count) runs:\n" + failures.prefix(10).joined(separator: "\n")

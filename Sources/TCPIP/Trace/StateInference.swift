@@ -248,9 +248,6 @@ public struct StateInference: Sendable {
             return rst.sequenceNumber.isInClosed(low, high)
         }
 
-        // States computed without any received RST, to weigh the received ones.
-        func stateIgnoringReceivedResets(_ side: Int, _ i: Int) -> InferredState { state(side, i) }
-
         var memo: [Int: ([Bool?], InferredState)] = [:]
         var lastResult = InferredState.unknown
         for side in 0..<2 where sides[side].role != .silent && sides[side].role != .closedPort {
@@ -258,8 +255,9 @@ public struct StateInference: Sendable {
                 if let r = sides[side].reset.trueFrom, r < k { break }
                 guard acceptable(k, side: side) else { continue }
                 // TIME-WAIT ignores a RST (RFC 1337); a closed side has nothing to reset.
+                // (No received RST is counted yet for this side: this is the state without them.)
                 memo[side] = nil
-                let before = stateIgnoringReceivedResets(side, k - 1)
+                let before = state(side, k - 1)
                 if before == .timeWait || before == .closed { continue }
                 sides[side].reset = Fact(prior: false, trueFrom: k)
                 if sides[side].role == .passive, sides[side].synAcked.at(k) == false { sides[side].resetGivesListen = true }

@@ -49,11 +49,8 @@ public struct TraceExplainer: Sendable {
         case (.ko, .serverToClient): return "서버"
         }
     }
-    func Who(_ d: TraceDirection) -> String {
-        let w = who(d)
-        return language == .en ? w.prefix(1).uppercased() + w.dropFirst() : w
-    }
-    func topic(_ d: TraceDirection) -> String { language == .ko ? who(d) + (d == .clientToServer ? "는" : "는") : who(d) }
+    /// The side as the topic of a sentence ("클라이언트는"); in English just its name.
+    func topic(_ d: TraceDirection) -> String { language == .ko ? who(d) + "는" : who(d) }
 
     func inState(_ s: InferredState) -> String { s == .closed ? "CLOSED" : "in \(s)" }
 

@@ -79,6 +79,7 @@ extension TCPConnection {
         if f.contains(.ack) {
             sndWl2 = ack
             acknowledge(upTo: ack, opts, now: now)
+            if synRetransmitted { rtt.handshakeTimedOut() }  // RFC 6298 §5.7: 3 s without a sample
             setState(.established)
             post(.writable)
             ackNow = true
@@ -226,6 +227,9 @@ extension TCPConnection {
             post(.writable)
             armKeepalive(now: now)
             if finQueued { setState(.finWait1) }
+            if synRetransmitted, rtt.smoothedRTT == nil, !(timestampsEnabled && opts.timestamps != nil) {
+                rtt.handshakeTimedOut()  // RFC 6298 §5.7
+            }
         }
         if ack > sndMax {
             // RFC 9293 / RFC 5961 §5: acknowledges data never sent.

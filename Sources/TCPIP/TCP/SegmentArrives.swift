@@ -186,8 +186,9 @@ extension TCPConnection {
         }
         let windowEnd = rcvNxt + rcvWnd
         if zeroWindowAtEdge {
-            if dataLen > 0 || fin { ackNow = true }
-            dataLen = 0; fin = false
+            // Data cannot be taken; a bare FIN can (it needs no buffer space, as Linux does).
+            if dataLen > 0 { ackNow = true; fin = false }
+            dataLen = 0
         } else if dataSeq + dataLen > windowEnd {
             dataLen = max(0, windowEnd - dataSeq)
             fin = false

@@ -73,6 +73,8 @@ extension TCPConnection {
         rcvAdvertisedEdge = rcvNxt
         lastAckSent = rcvNxt
         negotiate(opts, segment: seg, now: now)
+        // The window our SYN offered (unscaled) is the right edge the peer may fill.
+        rcvAdvertisedEdge = rcvNxt + min(advertisableWindow(), 65535)
         sndWnd = Int(seg.window); maxSndWnd = sndWnd
         sndWl1 = irs
         lastReceiveTime = now

@@ -68,7 +68,17 @@ final class ImpairedLink {
 
     @Test(arguments: cases)
     func reorderingLossAndDuplicationStillDeliverEveryByteOnce(seed: UInt64, options: Bool) {
-        let cfg = options ? TCPConfiguration() : plainConfiguration()
+        impairedTransfer(seed: seed, options: options, cubic: false)
+    }
+
+    @Test(arguments: [UInt64(21), 22, 23])
+    func cubicOverAnImpairedLinkDeliversEveryByteOnce(seed: UInt64) {
+        impairedTransfer(seed: seed, options: true, cubic: true)
+    }
+
+    func impairedTransfer(seed: UInt64, options: Bool, cubic: Bool) {
+        var cfg = options ? TCPConfiguration() : plainConfiguration()
+        if cubic { cfg.congestionAlgorithm = .cubic }
         let link = ImpairedLink(seed: seed, loss: 0.03, duplicate: 0.03, delay: .milliseconds(20),
                                 jitter: .milliseconds(15), configuration: cfg)
         let data = (0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 131 &+ 17) }

@@ -123,6 +123,7 @@ public final class TCPConnection {
     var keepaliveDeadline: Instant?
     var timeWaitDeadline: Instant?
     var finWait2Deadline: Instant?
+    var finWait2TimerPending = false
     var retransmitCount = 0
     var persistBackoff = 0
     var keepaliveProbesSent = 0
@@ -276,7 +277,7 @@ public final class TCPConnection {
             finQueued = true
             setState(.lastAck)
         case .finWait2:
-            if fully { finWait2Deadline = lastReceiveTime + config.finWait2Timeout }
+            if fully { finWait2TimerPending = true }  // started at the next poll (close has no clock)
         default:
             break
         }
@@ -358,5 +359,12 @@ public final class TCPConnection {
         if let last = lastInvalidACK, now - last < config.invalidSegmentACKInterval { return false }
         lastInvalidACK = now
         return true
+    }
+}
+
+extension TCPConnection: CustomStringConvertible {
+    /// State and sequence variables, for logs: "ESTABLISHED una=101 nxt=201 max=201 wnd=65535 rcv.nxt=2001".
+    public var description: String {
+        "\(state) una=\(sndUna) nxt=\(sndNxt) max=\(sndMax) wnd=\(sndWnd) rcv.nxt=\(rcvNxt) cwnd=\(cc.congestionWindow)"
     }
 }

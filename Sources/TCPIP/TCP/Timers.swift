@@ -17,6 +17,10 @@ extension TCPConnection {
 
     /// Runs the timers whose deadline has passed.
     func fireTimers(now: Instant) {
+        if finWait2TimerPending {
+            finWait2TimerPending = false
+            if state == .finWait2 && finWait2Deadline == nil { finWait2Deadline = now + config.finWait2Timeout }
+        }
         if let t = timeWaitDeadline, t <= now {
             timeWaitDeadline = nil
             terminate(nil)

@@ -104,6 +104,8 @@ public final class TCPConnection {
     var owedDuplicateACKs = 0
     /// In-order bytes received since our last ACK (delayed ACK: every second full segment).
     var bytesSinceAck = 0
+    /// The largest segment payload received (starts at 536): the peer's SMSS as far as we can tell.
+    var receiveMSSEstimate = 536
     /// Zero-window probes sent since the peer last answered.
     var unansweredProbes = 0
     var pendingReset: (seq: SequenceNumber, ack: SequenceNumber?)?

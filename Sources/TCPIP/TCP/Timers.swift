@@ -90,7 +90,9 @@ extension TCPConnection {
     /// Delayed ACK: ACK every second full segment at once, otherwise within the timeout.
     func scheduleDelayedACK(bytes: Int, now: Instant) {
         bytesSinceAck += bytes
-        let fullSegment = max(1, config.maximumSegmentSize - (timestampsEnabled ? 12 : 0))
+        // "Full-sized": the largest segment the peer has sent so far (its SMSS as far as we
+        // can tell, as Linux's rcv_mss), at most what our MSS allows.
+        let fullSegment = max(1, min(config.maximumSegmentSize - (timestampsEnabled ? 12 : 0), receiveMSSEstimate))
         if !config.delayedAcknowledgments || bytesSinceAck >= 2 * fullSegment {
             ackNow = true
         } else if delayedACKDeadline == nil {

@@ -132,3 +132,28 @@ import Testing
         #expect(s.events().last == .closed(.timedOut))
     }
 }
+
+@Suite struct ConnectionShrunkWindowTests {
+    @Test func windowShrunkToZeroUnderDataInFlightIsProbedByRetransmissionWithoutTimingOut() {
+        let s = Script.established()
+        _ = s.write(count: 100)
+        s.expect([.ack, .psh], seq: 101, payload: 100)
+        // The peer takes nothing and closes its window.
+        s.send(.ack, seq: 2001, ack: 101, window: 0)
+        for _ in 0..<20 {
+            s.advanceToDeadline()
+            let out = s.output()
+            #expect(out.count == 1 && out.first?.seq == 101 && out.first?.payload.count == 100)
+            s.send(.ack, seq: 2001, ack: 101, window: 0)  // still alive, still full
+        }
+        #expect(s.conn.state == .established)
+        s.send(.ack, seq: 2001, ack: 201, window: 1000)
+        #expect(s.conn.sendUnacknowledged == SequenceNumber(201))
+        // Silence for longer than the maximum RTO ends it.
+        var t = 0
+        _ = s.write(count: 10); _ = s.output()
+        s.send(.ack, seq: 2001, ack: 201, window: 0)
+        while s.conn.state == .established && t < 100 { s.advanceToDeadline(); _ = s.output(); t += 1 }
+        #expect(s.events().last == .closed(.timedOut))
+    }
+}

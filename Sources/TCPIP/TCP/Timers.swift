@@ -57,12 +57,21 @@ extension TCPConnection {
     /// `maximumRetransmissions` times; then the connection times out.
     func retransmissionTimeout(now: Instant) {
         guard sndMax > sndUna else { return }
-        retransmitCount += 1
         internalCounters.timeouts += 1
-        let limit = (state == .synSent || state == .synReceived) ? config.synRetries : config.maximumRetransmissions
-        if retransmitCount > limit {
-            terminate(.timedOut)
-            return
+        let handshake = state == .synSent || state == .synReceived
+        // The peer shrank its window to zero under data in flight: the retransmission becomes
+        // a window probe and does not count against the connection while the peer still
+        // talks to us (as Linux; it gives up after `maximumRTO` of silence).
+        let shrunkWindow = !handshake && sndWnd == 0
+        if shrunkWindow {
+            if now - lastReceiveTime > config.maximumRTO { terminate(.timedOut); return }
+        } else {
+            retransmitCount += 1
+            let limit = handshake ? config.synRetries : config.maximumRetransmissions
+            if retransmitCount > limit {
+                terminate(.timedOut)
+                return
+            }
         }
         rtt.backOff()
         if state != .synSent && state != .synReceived {
@@ -76,7 +85,8 @@ extension TCPConnection {
         recover = sndMax  // RFC 6582 §3.2 step 4
         highRxt = sndUna
         scoreboard.removeAll()  // RFC 2018 §8: the receiver may have reneged
-        sndNxt = (state == .synSent || state == .synReceived) ? iss : sndUna
+        sndNxt = handshake ? iss : sndUna
+        if shrunkWindow { retransmitAt = sndUna }  // sent despite the zero window
         retransmitDeadline = now + rtt.rto
     }
 

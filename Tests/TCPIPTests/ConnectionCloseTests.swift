@@ -101,6 +101,16 @@ import Testing
         #expect(s.conn.nextDeadline == Instant(nanoseconds: 70_000_000_000))
     }
 
+    @Test func abortAfterATimeoutStillUsesTheHighestSequenceSent() {
+        let s = Script.established()
+        _ = s.write(count: 3000)
+        _ = s.output()  // 101..3021 in flight (two full segments; Nagle holds the last 80 bytes)
+        s.advanceToDeadline()
+        _ = s.output()  // timeout: back to 101
+        s.conn.abort()
+        s.expect(.rst, seq: 3021, ack: 0)
+    }
+
     @Test func abortSendsRSTAndReportsAborted() {
         let s = Script.established()
         s.conn.abort()

@@ -289,7 +289,7 @@ public final class TCPConnection {
     public func abort() {
         switch state {
         case .synReceived, .established, .finWait1, .finWait2, .closeWait:
-            pendingReset = (sndNxt, nil)
+            pendingReset = (sndMax, nil)  // SND.NXT in the RFC: the highest sent (ours may have gone back)
         default: break
         }
         if state != .closed { terminate(.aborted) }

@@ -20,7 +20,7 @@ public enum TCPTimeWaitResetPolicy: Sendable, Hashable {
 /// | `selectiveAcknowledgments` | on | RFC 2018, RFC 2883 (D-SACK), RFC 6675 recovery |
 /// | `maximumSegmentSize` | 1460 | ours, from a 1500-byte MTU; advertised in the SYN and caps what we send |
 /// | `noDelay` | false | Nagle's algorithm on (RFC 9293 §3.7.4) |
-/// | `delayedAcknowledgments` | on | ACK within `delayedACKTimeout` (200 ms) or on every 2nd full segment (RFC 9293 §3.8.6.3) |
+/// | `delayedAcknowledgments` | on | ACK within `delayedACKTimeout` (200 ms) or on every 2nd full segment (RFC 9293 §3.8.6.3). 200 ms equals `minimumRTO`: at a small RTT the peer's retransmission timer can fire just before our delayed ACK (a spurious retransmission of a burst's odd last segment); Linux delays 40 ms. Lower it for LAN-like links |
 /// | `keepalive` | off | when on: first probe after 2 h idle, then every 75 s, give up after 9 (RFC 1122 §4.2.3.6) |
 /// | `synRetries` | 5 | SYNs at 0, 1, 3, 7, 15, 31 s; give up at 63 s (≈ 60 s, counted not timed) |
 /// | `maximumRetransmissions` | 15 | as Linux's tcp_retries2 (≈ 924 s with a 200 ms RTO) then `timedOut` |

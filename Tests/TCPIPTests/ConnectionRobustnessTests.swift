@@ -9,9 +9,9 @@ import Testing
     @Test(arguments: allStates)
     func randomSegmentsInEveryStateNeverBreakTheInvariants(state: TCPState) {
         var rng = SeededRandom(seed: 0xC0FFEE &+ UInt64(Self.allStates.firstIndex(of: state)!))
-        for _ in 0..<20 {
+        for _ in 0..<12 {
             let s = Script.inState(state, configuration: rng.chance(0.5) ? plainConfiguration() : TCPConfiguration())
-            for _ in 0..<200 {
+            for _ in 0..<150 {
                 let near = rng.chance(0.7)
                 let seq: UInt32 = near ? 1990 &+ UInt32(rng.next() % 3000) : UInt32(truncatingIfNeeded: rng.next())
                 let ack: UInt32 = near ? 90 &+ UInt32(rng.next() % 200) : UInt32(truncatingIfNeeded: rng.next())
@@ -38,6 +38,28 @@ import Testing
                     #expect(seg.payload.count <= 1460)
                 }
             }
+        }
+    }
+
+    @Test func extremeConfigurationsAreBroughtIntoRange() {
+        for extreme in [true, false] {
+            var c = TCPConfiguration()
+            c.initialRTO = extreme ? .seconds(Int64.max / 4) : .zero
+            c.minimumRTO = extreme ? .seconds(Int64.max / 4) : .zero
+            c.maximumRTO = extreme ? .seconds(Int64.max / 4) : .zero
+            c.maximumSegmentLifetime = extreme ? .seconds(Int64.max / 4) : .zero
+            c.sendBufferSize = extreme ? Int.max : 0
+            c.receiveBufferSize = extreme ? Int.max : -5
+            c.maximumSegmentSize = extreme ? Int.max : 0
+            c.synRetries = extreme ? Int.max : -1
+            c.maximumRetransmissions = extreme ? Int.max : -1
+            c.eventQueueLimit = extreme ? Int.max : 0
+            let p = Pair.clientServer(configuration: c)
+            p.run()
+            #expect(p.a.state == .established && p.b.state == .established, "extreme \(extreme)")
+            _ = [UInt8](repeating: 1, count: 3000).withUnsafeBytes { p.a.write($0) }
+            p.runTimed(limit: .seconds(10)) { p.b.readableBytes > 0 }
+            #expect(p.b.readableBytes > 0, "extreme \(extreme)")
         }
     }
 

@@ -18,6 +18,24 @@
 /// Passive open: the stack makes one LISTEN connection per arriving SYN (with the full
 /// four-tuple) and hands it the SYN with `acceptSYN(segment:iss:now:)` (or `handle`,
 /// which then uses the ISS given to `listen`).
+///
+/// After `handle`, `write`, `read` (a window update may be due), `close` or `abort`, call
+/// `poll` until it returns 0; otherwise call it at `nextDeadline`.
+///
+/// Choices where the RFCs leave room (each documented where it is made):
+/// - After a retransmission timeout SND.NXT goes back to SND.UNA (go-back-N, as BSD);
+///   `sndMax` keeps the highest sequence number sent, and pure ACKs carry it.
+/// - Zero-window and keepalive probes are data-less ACKs with SEQ = SND.UNA − 1 (as Linux);
+///   probing never gives up while the peer answers, and after `maximumRetransmissions`
+///   unanswered probes the connection times out.
+/// - Out-of-window and challenge ACKs share one rate limit (`invalidSegmentACKInterval`);
+///   segments carrying data or FIN are always answered.
+/// - RST in TIME-WAIT is ignored (RFC 1337) unless `timeWaitResetPolicy` says `.close`.
+/// - RTT: timestamps when negotiated (no sample from an ACK echoing a TSval older than
+///   the last timeout's retransmission), else one timed segment with Karn's rule.
+/// - A segment that carries data on a SYN, or data beyond the receive buffer, is not taken
+///   (the peer sends it again); a bare FIN is taken even under a zero window.
+/// - Segments without the timestamps option after it was negotiated are accepted (as Linux).
 public final class TCPConnection {
     public internal(set) var tuple: FourTuple
     let config: TCPConfiguration
@@ -86,6 +104,8 @@ public final class TCPConnection {
     var owedDuplicateACKs = 0
     /// In-order bytes received since our last ACK (delayed ACK: every second full segment).
     var bytesSinceAck = 0
+    /// The largest segment payload received (starts at 536): the peer's SMSS as far as we can tell.
+    var receiveMSSEstimate = 536
     /// Zero-window probes sent since the peer last answered.
     var unansweredProbes = 0
     var pendingReset: (seq: SequenceNumber, ack: SequenceNumber?)?
@@ -105,6 +125,7 @@ public final class TCPConnection {
     var keepaliveDeadline: Instant?
     var timeWaitDeadline: Instant?
     var finWait2Deadline: Instant?
+    var finWait2TimerPending = false
     var retransmitCount = 0
     var persistBackoff = 0
     var keepaliveProbesSent = 0
@@ -116,6 +137,8 @@ public final class TCPConnection {
     var timedAt = Instant.zero
     /// TSval of the first retransmission after the last timeout (see `takeRTTSample`).
     var timeoutRetransmitTSval: UInt32?
+    /// Our SYN or SYN+ACK was sent more than once (RFC 6298 §5.7).
+    var synRetransmitted = false
     var cc: CongestionController
 
     // MARK: loss recovery (LossRecovery.swift)
@@ -256,7 +279,7 @@ public final class TCPConnection {
             finQueued = true
             setState(.lastAck)
         case .finWait2:
-            if fully { finWait2Deadline = lastReceiveTime + config.finWait2Timeout }
+            if fully { finWait2TimerPending = true }  // started at the next poll (close has no clock)
         default:
             break
         }
@@ -266,7 +289,7 @@ public final class TCPConnection {
     public func abort() {
         switch state {
         case .synReceived, .established, .finWait1, .finWait2, .closeWait:
-            pendingReset = (sndNxt, nil)
+            pendingReset = (sndMax, nil)  // SND.NXT in the RFC: the highest sent (ours may have gone back)
         default: break
         }
         if state != .closed { terminate(.aborted) }
@@ -338,5 +361,12 @@ public final class TCPConnection {
         if let last = lastInvalidACK, now - last < config.invalidSegmentACKInterval { return false }
         lastInvalidACK = now
         return true
+    }
+}
+
+extension TCPConnection: CustomStringConvertible {
+    /// State and sequence variables, for logs: "ESTABLISHED una=101 nxt=201 max=201 wnd=65535 rcv.nxt=2001".
+    public var description: String {
+        "\(state) una=\(sndUna) nxt=\(sndNxt) max=\(sndMax) wnd=\(sndWnd) rcv.nxt=\(rcvNxt) cwnd=\(cc.congestionWindow)"
     }
 }

@@ -5,7 +5,8 @@
 extension TCPConnection {
     /// Fires expired timers, then writes at most one complete segment (header, options,
     /// payload, checksum) into `buffer`. Returns its length; 0 when there is nothing to send.
-    /// Call it until it returns 0.
+    /// Call it until it returns 0. `buffer` must hold at least 60 bytes (the largest header);
+    /// the payload is cut to what fits after the header and to the peer's MSS less options.
     public func poll(now: Instant, into buffer: UnsafeMutableRawBufferPointer) -> Int {
         fireTimers(now: now)
         guard buffer.count >= 60 else { return 0 }  // room for any header with options
@@ -79,6 +80,7 @@ extension TCPConnection {
             timedSeq = iss; timedAt = now
         } else {
             internalCounters.retransmittedSegments += 1
+            synRetransmitted = true
         }
         let len = writeSegment(into: b, seq: iss, ack: synAck ? rcvNxt : nil,
                                flags: synAck ? [.syn, .ack] : .syn, options: opts,
@@ -107,12 +109,9 @@ extension TCPConnection {
     func dataOptions(now: Instant) -> TCPOptionSet {
         var o = TCPOptionSet()
         if timestampsEnabled { o.timestamps = TCPTimestamps(value: tsValue(now), echoReply: tsRecent) }
-        if sackEnabled {
-            if let d = dsack { o.sackBlocks.append(d) }
-            if receiveBuffer.outOfOrderRangeCount > 0 {
-                let room = SACKBlocks.capacity - o.sackBlocks.count
-                for blk in receiveBuffer.sackBlocks(rcvNxt: rcvNxt, limit: room) { o.sackBlocks.append(blk) }
-            }
+        if sackEnabled && (dsack != nil || receiveBuffer.outOfOrderRangeCount > 0) {
+            // D-SACK first (RFC 2883), then the range holding it, then the others, most recent first.
+            o.sackBlocks = receiveBuffer.sackBlocks(rcvNxt: rcvNxt, limit: SACKBlocks.capacity, dsack: dsack)
         }
         return o
     }
@@ -128,14 +127,16 @@ extension TCPConnection {
         // Retransmission of one chosen segment: fast retransmit, NewReno partial ACK, SACK recovery.
         if let (seq, limit) = chosenRetransmission() {
             let off = seq - bufferSeq
-            if off >= 0 && off <= sendBuffer.count {
-                let avail = sendBuffer.count - off
-                let fin = finQueued && sndMax > finSeq
+            let avail = sendBuffer.count - off
+            let fin = finQueued && sndMax > finSeq
+            // Something to resend: bytes, or the FIN alone (it occupies sequence space too).
+            if off >= 0 && off <= sendBuffer.count && (avail > 0 || fin) && limit > 0 {
                 let (len, payload) = writeSegment(into: b, seq: seq, ack: rcvNxt, flags: .ack, options: dataOptions(now: now),
                                                   window: windowField(), payloadOffset: off,
                                                   payloadLimit: min(avail, limit), finIfComplete: fin, now: now)
                 retransmitAt = nil
-                if seq + payload > highRxt { highRxt = seq + payload }
+                let end = seq + payload + (fin && off + payload == sendBuffer.count ? 1 : 0)
+                if end > highRxt { highRxt = end }
                 internalCounters.retransmittedSegments += 1
                 if retransmitDeadline == nil { retransmitDeadline = now + rtt.rto }
                 return len

@@ -187,3 +187,29 @@ import TCPIP
         }
     }
 }
+
+extension ICMPTests {
+    @Test func echoReplyWrittenInPlaceFromARequestMatchesTheValue() throws {
+        let request = hex(echoRequest)
+        var out = [UInt8](repeating: 0, count: request.count)
+        let r: Result<Int, WireError> = request.withUnsafeBytes { rq in
+            out.withUnsafeMutableBytes { o in
+                do throws(WireError) {
+                    let v = try ICMPv4MessageView(rq)
+                    let n = try ICMPv4Message.writeHeader(type: ICMPv4Type.echoReply, code: 0, restOfHeader: v.restOfHeader, into: o)
+                    UnsafeMutableRawBufferPointer(rebasing: o[n...]).copyMemory(from: v.body)
+                    ICMPv4Message.fillChecksum(message: o)
+                    return .success(n)
+                } catch { return .failure(error) }
+            }
+        }
+        #expect(r.success == 8)
+        #expect(out == ICMPv4Message.echoReply(identifier: 0x1234, sequenceNumber: 1, data: Array("abcdefgh".utf8)).bytes())
+        var short = [UInt8](repeating: 0, count: 7)
+        let e: Result<Int, WireError> = short.withUnsafeMutableBytes { o in
+            do throws(WireError) { return .success(try ICMPv4Message.writeHeader(type: 0, code: 0, restOfHeader: 0, into: o)) }
+            catch { return .failure(error) }
+        }
+        #expect(e.failure == .truncated)
+    }
+}

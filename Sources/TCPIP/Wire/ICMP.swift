@@ -221,6 +221,20 @@ public enum ICMPv4Message: Hashable, Sendable {
         return len
     }
 
+    /// Writes an 8-byte header (checksum zero) without building a value, for messages
+    /// whose body is copied in place (an echo reply from a request's data, a quote
+    /// from a received datagram); finish with `fillChecksum(message:)`. Returns 8.
+    @inlinable
+    public static func writeHeader(type: UInt8, code: UInt8, restOfHeader: UInt32,
+                                   into buffer: UnsafeMutableRawBufferPointer) throws(WireError) -> Int {
+        guard buffer.count >= ICMPv4MessageView.headerLength else { throw .truncated }
+        buffer[0] = type
+        buffer[1] = code
+        buffer.put16(0, at: 2)
+        buffer.put32(restOfHeader, at: 4)
+        return ICMPv4MessageView.headerLength
+    }
+
     /// Computes and stores the checksum of a whole message (header then body).
     @inlinable
     public static func fillChecksum(message: UnsafeMutableRawBufferPointer) {

@@ -213,6 +213,8 @@ public struct IPv4HeaderView {
 /// An IPv4 header as a plain value. The header length follows from the options
 /// (padded with zero bytes to a multiple of four), the total length from
 /// `payloadLength`; the checksum is computed when emitted.
+/// As with TCP, padding zeros read back as `.endOfList`: end option lists that are
+/// not a multiple of four bytes with `.endOfList` to compare equal after a round trip.
 public struct IPv4Header: Hashable, Sendable {
     /// 6 bits.
     public var dscp: UInt8

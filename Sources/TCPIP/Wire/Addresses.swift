@@ -52,11 +52,11 @@ public struct MACAddress: Hashable, Sendable, CustomStringConvertible {
 
     /// Parses "02:00:00:00:00:01" (or with '-'); nil for anything else.
     public init?(_ text: some StringProtocol) {
-        let parts = text.split(whereSeparator: { $0 == ":" || $0 == "-" })
+        let parts = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == ":" || $0 == "-" })
         guard parts.count == 6 else { return nil }
         var value: UInt64 = 0
         for part in parts {
-            guard part.count == 2, let b = UInt8(part, radix: 16) else { return nil }
+            guard part.count == 2, part.allSatisfy(\.isHexDigit), let b = UInt8(part, radix: 16) else { return nil }
             value = value << 8 | UInt64(b)
         }
         rawValue = value

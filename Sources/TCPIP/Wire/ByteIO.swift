@@ -62,3 +62,26 @@ public func bytes(fromHex hex: String) -> [UInt8]? {
     }
     return high == nil ? out : nil
 }
+
+/// Allocates `count` zero bytes and lets `body` write into them (the `bytes(...)`
+/// conveniences of the wire values use this; not for hot paths).
+@usableFromInline
+func emittedBytes(count: Int, _ body: (UnsafeMutableRawBufferPointer) throws(WireError) -> Void) throws(WireError) -> [UInt8] {
+    var out = [UInt8](repeating: 0, count: count)
+    let r: Result<Void, WireError> = out.withUnsafeMutableBytes { b in
+        do throws(WireError) { try body(b); return .success(()) } catch { return .failure(error) }
+    }
+    try r.get()
+    return out
+}
+
+extension UnsafeMutableRawBufferPointer {
+    /// Copies `source` to `offset` (which must leave room for it).
+    @inlinable @inline(__always)
+    func copy(_ source: [UInt8], to offset: Int) {
+        guard !source.isEmpty else { return }
+        source.withUnsafeBytes { s in
+            UnsafeMutableRawBufferPointer(rebasing: self[offset..<(offset + s.count)]).copyMemory(from: s)
+        }
+    }
+}

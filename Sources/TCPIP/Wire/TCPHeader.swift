@@ -152,6 +152,9 @@ public enum IPProtocol {
 /// A TCP header as a plain value: every field, options in wire order.
 /// The data offset follows from the options (padded with zero bytes to a
 /// multiple of four); the checksum is computed when emitted.
+/// Padding zero bytes read back as `.endOfList`, so a list whose length is not a
+/// multiple of four compares equal after a round trip only if it ends with
+/// `.endOfList` (the bytes of `[a, b]` and `[a, b, .endOfList]` are the same).
 public struct TCPHeader: Hashable, Sendable {
     public var sourcePort: UInt16
     public var destinationPort: UInt16

@@ -3,9 +3,11 @@
 # libc memcpy, all measured in this run (see shared/baselines/README.md: figures from
 # another run or another day are not comparable on this machine).
 #
-# Usage: scripts/bench-checksum.sh [--repeat R] [--callgrind]
-#   --repeat R    measure each figure R times, interleaved, and print the median (default 3)
-#   --callgrind   also count instructions per 1500-byte checksum with valgrind (repeatable)
+# Usage: scripts/bench-checksum.sh [--repeat R] [--callgrind] [--compare BIN]
+#   --repeat R     measure each figure R times, interleaved, and print the median (default 3)
+#   --callgrind    also count instructions per 1500-byte checksum with valgrind (repeatable)
+#   --compare BIN  also measure another checksum-bench binary (e.g. built from an older
+#                  commit) in the same interleaved runs: a before/after column
 #
 # Prints a table: size, ours, C reference, memcpy (GB/s = 1e9 bytes/s), ours/C, ours/memcpy;
 # then ns per TCP header parse / emit and per 1500-byte segment checksum verify.
@@ -13,11 +15,13 @@ set -euo pipefail
 
 repeat=3
 callgrind=0
+compare=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --repeat) repeat="$2"; shift 2 ;;
     --callgrind) callgrind=1; shift ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    --compare) compare="$2"; shift 2 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -47,6 +51,7 @@ for r in $(seq 1 "$repeat"); do
   for n in $sizes; do
     "$baselines" checksum --size "$n" 2>/dev/null | field gb_s >> "$tmp/c.$n"
     "$bin" --only checksum --sizes "$n" 2>/dev/null | field gb_s >> "$tmp/swift.$n"
+    [ -n "$compare" ] && "$compare" --only checksum --sizes "$n" 2>/dev/null | field gb_s >> "$tmp/compare.$n"
     "$baselines" memcpy --size "$n" 2>/dev/null | field gb_s >> "$tmp/memcpy.$n"
   done
 done
@@ -58,10 +63,20 @@ for n in $sizes; do
   s="$(median < "$tmp/swift.$n")"; c="$(median < "$tmp/c.$n")"; m="$(median < "$tmp/memcpy.$n")"
   printf '%-8s %10s %10s %12s %8s %13s\n' "$n" "$s" "$c" "$m" "$(ratio "$s" "$c")" "$(ratio "$s" "$m")"
 done
+if [ -n "$compare" ]; then
+  echo
+  echo "# compared binary: $compare"
+  printf '%-8s %12s %10s %9s %9s\n' size compare_gb_s c_gb_s compare/c swift/compare
+  for n in $sizes; do
+    x="$(median < "$tmp/compare.$n")"; s="$(median < "$tmp/swift.$n")"; c="$(median < "$tmp/c.$n")"
+    printf '%-8s %12s %10s %9s %9s\n' "$n" "$x" "$c" "$(ratio "$x" "$c")" "$(ratio "$s" "$x")"
+  done
+fi
 
 echo
 echo "# TCP header (ns per operation, best of 5 runs)"
 "$bin" --only tcp 2>/dev/null
+[ -n "$compare" ] && { echo "# compared binary:"; "$compare" --only tcp 2>/dev/null; }
 
 if [ "$callgrind" = 1 ]; then
   command -v valgrind >/dev/null || { echo "valgrind not installed (apt-get install valgrind)" >&2; exit 1; }
@@ -72,6 +87,12 @@ if [ "$callgrind" = 1 ]; then
   echo
   echo "# callgrind, instructions per checksum of 1500 B"
   echo "swift: $(awk -v i="$ir" -v k="$iters" 'BEGIN{printf "%.1f", i/k}')  ($ir for $iters, in bench_checksum_loop, incl. the byte flip)"
+  if [ -n "$compare" ]; then
+    valgrind --tool=callgrind --callgrind-out-file="$tmp/cgx.out" --toggle-collect=bench_checksum_loop \
+      "$compare" --iterations "$iters" --sizes 1500 >/dev/null 2>&1 || true
+    irx="$(awk '/^summary:/{print $2}' "$tmp/cgx.out" 2>/dev/null)"
+    echo "compared binary: $(awk -v i="${irx:-0}" -v k="$iters" 'BEGIN{printf "%.1f", i/k}')"
+  fi
   # The C reference binary (built by the baselines run above): its run length is timed, so take
   # two runs and divide the difference in instructions by the difference in calls.
   cbin="$(ls -t "${BASELINES_CACHE:-/tmp/baselines-cache}"/mem-clang-* 2>/dev/null | head -1 || true)"

@@ -214,6 +214,16 @@ enum DecodeFixtures {
             "IP6, length 40",
             "ethertype 0x88cc, length 46",
         ])
+        let verbose = F.lines(frames, options: .init(verbose: true)).map { $0.split(separator: "\n").map(String.init) }
+        let sumDigits = String(UInt16(quoted[10]) << 8 | UInt16(quoted[11]), radix: 16)
+        let quotedSum = String(repeating: "0", count: 4 - sumDigits.count) + sumDigits
+        #expect(verbose[0][3] == "    ARP: hardware type 1, protocol type 0x0800, hardware size 6, protocol size 4, opcode 1 (request), sender 02:00:00:00:00:01 192.0.2.1, target 00:00:00:00:00:00 192.0.2.2")
+        #expect(verbose[2][4].hasPrefix("    ICMP: type 8, code 0, checksum 0x"))
+        #expect(verbose[2][4].hasSuffix(" [correct], identifier 3, sequence 1, data 56 bytes"))
+        #expect(verbose[4][4].hasSuffix(" [correct], unused 0x0000, next-hop MTU 0"))
+        #expect(verbose[4][5] == "    ICMP quoted IPv4: version 4, header length 20, dscp 0, ecn 0, total length 40, id 0x1c46, flags [DF], fragment offset 0, ttl 64, protocol 6 (tcp), checksum 0x\(quotedSum), src 192.0.2.1, dst 192.0.2.2, src port 40000, dst port 81, seq 7")
+        #expect(verbose[8][4].hasPrefix("    UDP: src port 53, dst port 33000, length 12, checksum 0x"))
+        #expect(verbose[8][4].hasSuffix(" [correct]"))
     }
 
     @Test func fragmentsAndIPv4OptionsAreShown() throws {

@@ -198,4 +198,48 @@ enum HostFixture {
         #expect(out[1].ip.identification == out[0].ip.identification &+ 1)
         #expect(h.nextDeadline != nil)   // SYN retransmission timer
     }
+
+    @Test func finishedConnectionsLeaveTheTableAndTheirHandlesGoStale() throws {
+        let h = host()
+        try h.listen(port: 80)
+        var live: [ConnectionHandle] = []
+        var gone: [ConnectionHandle] = []
+        for round in 0..<5 {
+            for _ in 0..<4 { live.append(try h.connect(to: F.peer, port: 80, now: .zero)) }
+            // Abort half of them: a RST goes out, then they are finished and removed.
+            for _ in 0..<2 { let x = live.removeFirst(); h.abort(x); gone.append(x) }
+            let out = try F.drain(h)
+            #expect(out.filter { $0.tcp.flags.contains(.rst) }.count == 0, "round \(round)")  // SYN-SENT aborts send nothing
+            #expect(h.connectionCount == live.count)
+        }
+        #expect(gone.allSatisfy { h.connection($0) == nil })
+        let objects = live.compactMap { h.connection($0) }
+        #expect(objects.count == live.count)
+        #expect(Set(objects.map { ObjectIdentifier($0) }).count == live.count)
+        #expect(Set(objects.map(\.tuple)).count == live.count)
+        #expect(h.counters.connectionsRemoved == gone.count)
+    }
+
+    @Test func peerResetRemovesAnEstablishedConnectionOnReceipt() throws {
+        let h = host()
+        h.initialSequenceNumber = { _, _ in SequenceNumber(2000) }
+        try h.listen(port: 80)
+        receive(h, try F.syn(from: 40000, to: 80, seq: 100))
+        _ = try F.drain(h)
+        receive(h, try F.packet(TCPHeader(sourcePort: 40000, destinationPort: 80, sequenceNumber: SequenceNumber(101),
+                                         acknowledgmentNumber: SequenceNumber(2001), flags: .ack, window: 65535)))
+        let c = try #require(h.accept(port: 80))
+        let conn = try #require(h.connection(c))
+        receive(h, try F.packet(TCPHeader(sourcePort: 40000, destinationPort: 80, sequenceNumber: SequenceNumber(101),
+                                         flags: .rst, window: 0)))
+        #expect(conn.state == .closed)
+        #expect(h.connectionCount == 0)
+        #expect(h.connection(c) == nil)
+        #expect(try F.drain(h).isEmpty)
+        // The slot is reused by the next connection without confusion.
+        receive(h, try F.syn(from: 40001, to: 80, seq: 500))
+        #expect(h.connectionCount == 1)
+        let out = try F.drain(h)
+        #expect(out.count == 1 && out[0].tcp.acknowledgmentNumber == SequenceNumber(501))
+    }
 }

@@ -83,7 +83,7 @@ struct ConnectionTable {
 
     mutating func markReady(_ s: Int32) {
         let i = Int(s)
-        guard !slots[i].inReadyQueue else { return }
+        guard !slots[i].inReadyQueue, slots[i].connection != nil else { return }
         slots[i].inReadyQueue = true
         ready.append(s)
     }

@@ -90,13 +90,12 @@ public final class IPv4Host {
     var table = ConnectionTable()
     var listeners: [UInt16: Listener] = [:]
     var ports: EphemeralPortAllocator
-    var isnHash: KeyedHash
     var identification: UInt16
     /// The latest `now` seen: `nextDeadline` when there is work to do at once.
     var lastNow = Instant.zero
 
-    /// Chooses the ISS of every new connection (RFC 6528 by default: a keyed hash of the
-    /// four-tuple plus a 4 µs clock). Tests and the demo set fixed ones.
+    /// Chooses the ISS of every new connection (by default RFC 6528's
+    /// `InitialSequenceNumberGenerator`, keyed from the seed). Tests and the demo set fixed ones.
     public var initialSequenceNumber: (FourTuple, Instant) -> SequenceNumber
 
     // RSTs owed for segments that matched nothing: a small fixed queue.
@@ -117,16 +116,9 @@ public final class IPv4Host {
         self.mtu = max(68, min(mtu, 65535))
         var r = SeededRandom(seed: seed)
         ports = EphemeralPortAllocator(range: ephemeralPorts, key0: r.next(), key1: r.next())
-        let hash = KeyedHash(key0: r.next(), key1: r.next())
-        isnHash = hash
+        let isn = InitialSequenceNumberGenerator(key0: r.next(), key1: r.next())
         identification = UInt16(truncatingIfNeeded: r.next())
-        initialSequenceNumber = { tuple, now in
-            // RFC 6528: ISN = M + F(localip, localport, remoteip, remoteport, secretkey), M a 4 µs timer.
-            let f = hash.hash(UInt64(tuple.localAddress.rawValue) << 32 | UInt64(tuple.remoteAddress.rawValue),
-                              UInt64(tuple.localPort) << 16 | UInt64(tuple.remotePort))
-            let m = UInt32(truncatingIfNeeded: now.nanoseconds / 4000)
-            return SequenceNumber(m &+ UInt32(truncatingIfNeeded: f))
-        }
+        initialSequenceNumber = { tuple, now in isn.isn(for: tuple, now: now) }
         resetStorage = .allocate(byteCount: IPv4Host.resetCapacity * IPv4Host.resetSlotSize, alignment: 8)
         resetLengths = Array(repeating: 0, count: IPv4Host.resetCapacity)
         resetDestinations = Array(repeating: .any, count: IPv4Host.resetCapacity)
@@ -143,8 +135,8 @@ public final class IPv4Host {
         listeners[port] = Listener(port: port, backlog: backlog)
     }
 
-    /// Stops accepting; connections already spawned stay (and can still be accepted? no:
-    /// they are left to run, reachable only through their objects).
+    /// Stops accepting new connections on `port`. Connections already spawned and not
+    /// yet accepted keep running, reachable only through `connections`.
     public func stopListening(port: UInt16) {
         guard let l = listeners.removeValue(forKey: port) else { return }
         for h in l.queue { if let s = table.slot(of: h) { table.slots[Int(s)].listenerPort = nil } }
@@ -279,8 +271,8 @@ public final class IPv4Host {
                               remoteAddress: source, remotePort: tcp.sourcePort)
         if let s = table.byTuple[tuple], let c = table.slots[Int(s)].connection {
             c.handle(segment: tcp, now: now)
+            table.markReady(s)      // before a possible removal: the FIFO then frees the slot
             afterActivity(s)
-            table.markReady(s)
             return
         }
         let flags = tcp.flags

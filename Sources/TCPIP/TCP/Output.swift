@@ -79,6 +79,7 @@ extension TCPConnection {
             timedSeq = iss; timedAt = now
         } else {
             internalCounters.retransmittedSegments += 1
+            synRetransmitted = true
         }
         let len = writeSegment(into: b, seq: iss, ack: synAck ? rcvNxt : nil,
                                flags: synAck ? [.syn, .ack] : .syn, options: opts,
@@ -107,12 +108,9 @@ extension TCPConnection {
     func dataOptions(now: Instant) -> TCPOptionSet {
         var o = TCPOptionSet()
         if timestampsEnabled { o.timestamps = TCPTimestamps(value: tsValue(now), echoReply: tsRecent) }
-        if sackEnabled {
-            if let d = dsack { o.sackBlocks.append(d) }
-            if receiveBuffer.outOfOrderRangeCount > 0 {
-                let room = SACKBlocks.capacity - o.sackBlocks.count
-                for blk in receiveBuffer.sackBlocks(rcvNxt: rcvNxt, limit: room) { o.sackBlocks.append(blk) }
-            }
+        if sackEnabled && (dsack != nil || receiveBuffer.outOfOrderRangeCount > 0) {
+            // D-SACK first (RFC 2883), then the range holding it, then the others, most recent first.
+            o.sackBlocks = receiveBuffer.sackBlocks(rcvNxt: rcvNxt, limit: SACKBlocks.capacity, dsack: dsack)
         }
         return o
     }
@@ -220,8 +218,10 @@ extension TCPConnection {
         if payloadLimit > 0 {
             let cap = min(peerMSS, config.maximumSegmentSize) - optLen
             payload = max(0, min(payloadLimit, cap, b.count - headerLength, sendBuffer.count - payloadOffset))
-            let out = UnsafeMutableRawBufferPointer(rebasing: b[headerLength..<(headerLength + payload)])
-            sendBuffer.copy(from: payloadOffset, count: payload, into: out)
+            if payload > 0 {
+                let out = UnsafeMutableRawBufferPointer(rebasing: b[headerLength..<(headerLength + payload)])
+                sendBuffer.copy(from: payloadOffset, count: payload, into: out)
+            }
             if payloadOffset + payload == sendBuffer.count { flags.insert(.psh) }
         }
         if finIfComplete && payloadOffset + payload == sendBuffer.count { flags.insert(.fin) }
@@ -245,6 +245,12 @@ extension TCPConnection {
         internalCounters.segmentsOut += 1
         if flags.contains(.ack) && !flags.contains(.rst) {
             ackNow = false
+            if payload == 0 && !flags.contains(.fin) && !flags.contains(.syn) && owedDuplicateACKs > 0 {
+                owedDuplicateACKs -= 1
+                ackNow = true
+            } else if payload > 0 {
+                owedDuplicateACKs = 0
+            }
             delayedACKDeadline = nil
             bytesSinceAck = 0
             lastAckSent = rcvNxt

@@ -73,12 +73,15 @@ extension TCPConnection {
         rcvAdvertisedEdge = rcvNxt
         lastAckSent = rcvNxt
         negotiate(opts, segment: seg, now: now)
+        // The window our SYN offered (unscaled) is the right edge the peer may fill.
+        rcvAdvertisedEdge = rcvNxt + min(advertisableWindow(), 65535)
         sndWnd = Int(seg.window); maxSndWnd = sndWnd
         sndWl1 = irs
         lastReceiveTime = now
         if f.contains(.ack) {
             sndWl2 = ack
             acknowledge(upTo: ack, opts, now: now)
+            if synRetransmitted { rtt.handshakeTimedOut() }  // RFC 6298 §5.7: 3 s without a sample
             setState(.established)
             post(.writable)
             ackNow = true
@@ -157,6 +160,12 @@ extension TCPConnection {
                     dsack = SACKBlock(start: dataSeq, end: dataSeq + payload.count)  // RFC 2883
                 }
                 if state == .timeWait, f.contains(.fin) { timeWaitDeadline = now + config.maximumSegmentLifetime * 2 }
+                // A retransmission of what we last ACKed (it ends at Last.ACK.sent: our ACK was
+                // lost) refreshes TS.Recent (RFC 7323 §4.3 condition; Linux treats such a segment as
+                // acceptable), so the ACK it provokes echoes this transmission, not an old one.
+                if timestampsEnabled, segLen > 0, seq + segLen == lastAckSent, lastAckSent == rcvNxt {
+                    updateTSRecent(opts, seq: seq, now: now)
+                }
                 acknowledgeInvalid(segmentLength: segLen, syn: f.contains(.syn), now: now)
             }
             return
@@ -179,8 +188,9 @@ extension TCPConnection {
         }
         let windowEnd = rcvNxt + rcvWnd
         if zeroWindowAtEdge {
-            if dataLen > 0 || fin { ackNow = true }
-            dataLen = 0; fin = false
+            // Data cannot be taken; a bare FIN can (it needs no buffer space, as Linux does).
+            if dataLen > 0 { ackNow = true; fin = false }
+            dataLen = 0
         } else if dataSeq + dataLen > windowEnd {
             dataLen = max(0, windowEnd - dataSeq)
             fin = false
@@ -220,6 +230,9 @@ extension TCPConnection {
             post(.writable)
             armKeepalive(now: now)
             if finQueued { setState(.finWait1) }
+            if synRetransmitted, rtt.smoothedRTT == nil, !(timestampsEnabled && opts.timestamps != nil) {
+                rtt.handshakeTimedOut()  // RFC 6298 §5.7
+            }
         }
         if ack > sndMax {
             // RFC 9293 / RFC 5961 §5: acknowledges data never sent.
@@ -266,7 +279,10 @@ extension TCPConnection {
         // Sixth: URG (RFC 6093: the pointer marks the byte after the urgent data).
         if f.contains(.urg), state.receivesData, seg.urgentPointer > 0 {
             let up = seq + Int(seg.urgentPointer)
-            if rcvUp == nil || rcvUp! < up { rcvUp = up }
+            if rcvUp == nil || rcvUp! < up {
+                rcvUp = up
+                post(.readable)
+            }
         }
 
         // Seventh: segment text.
@@ -280,6 +296,7 @@ extension TCPConnection {
                 internalCounters.bytesReceived += r.advanced
                 post(.readable)
             }
+            if offset > 0, ackNow { owedDuplicateACKs = min(owedDuplicateACKs + 1, 16) }
             if offset > 0 || r.filledGap || r.duplicate > 0 {
                 // Out of order, gap filled, or duplicate: ACK at once (RFC 5681 §4.2).
                 if r.duplicate > 0, offset > 0, sackEnabled, dsack == nil {
@@ -390,8 +407,16 @@ extension TCPConnection {
 
     func takeRTTSample(ack: SequenceNumber, _ opts: TCPOptionSet, now: Instant) {
         if timestampsEnabled, let ts = opts.timestamps {
-            let ms = Int32(bitPattern: tsValue(now) &- ts.echoReply)
-            if ms >= 0 { rtt.addSample(.milliseconds(Int(ms))) }
+            // After a timeout, an ACK echoing a TSval older than the retransmission answers an
+            // earlier transmission (its ACK was lost, the receiver echoes an old TS.Recent):
+            // the sample would include the timeout. Skip it (Karn's idea applied to timestamps).
+            if let r = timeoutRetransmitTSval, Int32(bitPattern: ts.echoReply &- r) < 0 {
+                // ambiguous
+            } else {
+                let ms = Int32(bitPattern: tsValue(now) &- ts.echoReply)
+                if ms >= 0 { rtt.addSample(.milliseconds(Int(ms))) }
+            }
+            if ack == sndMax { timeoutRetransmitTSval = nil }
             timedSeq = nil
         } else if let t = timedSeq, ack > t {
             rtt.addSample(now - timedAt)

@@ -9,7 +9,7 @@ public enum TCPStreamError: Error, Equatable, Sendable, CustomStringConvertible 
     case connectionReset
     /// Retransmissions, SYN retries or keepalive probes ran out, or `connect`'s timeout passed.
     case timedOut
-    /// No route or ICMP unreachable (reported once the interface handles ICMP).
+    /// ICMP destination unreachable while connecting (the engine's `.unreachable`).
     case hostUnreachable
     /// The stream was closed or aborted by this side, or its write side was shut down.
     case closed
@@ -32,6 +32,7 @@ public enum TCPStreamError: Error, Equatable, Sendable, CustomStringConvertible 
         case .timedOut: self = .timedOut
         case .aborted: self = .aborted
         case .connectionClosing: self = .closed
+        case .unreachable: self = .hostUnreachable
         }
     }
 

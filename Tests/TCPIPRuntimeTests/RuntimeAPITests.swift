@@ -54,23 +54,6 @@ private func readAll(_ s: TCPStream, limit: Int) async throws -> [UInt8] {
     return got
 }
 
-/// Fails the test (instead of hanging) when `body` takes longer than `seconds`.
-private func within<T: Sendable>(_ seconds: Double, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-    try await withThrowingTaskGroup(of: T?.self) { g in
-        g.addTask { try await body() }
-        g.addTask { try await Task.sleep(for: .seconds(seconds)); return nil }
-        let first = try await g.next()!
-        g.cancelAll()
-        guard let value = first else { throw TimeoutError(seconds: seconds) }
-        return value
-    }
-}
-
-struct TimeoutError: Error, CustomStringConvertible {
-    var seconds: Double
-    var description: String { "did not finish within \(seconds) s" }
-}
-
 @Suite("Runtime and async API over a socket pair")
 struct RuntimeAPITests {
     @Test func streamRoundTripWithHalfCloseDeliversEveryByte() async throws {
@@ -245,9 +228,3 @@ struct RuntimeAPITests {
     }
 }
 
-final class Flag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = false
-    func set() { lock.lock(); value = true; lock.unlock() }
-    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
-}

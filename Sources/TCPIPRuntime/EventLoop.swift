@@ -46,6 +46,8 @@ final class EventLoop: @unchecked Sendable {
     }
 
     let queue = Mutex(Queue())
+    /// The counters as they were when the loop stopped.
+    let finalStatistics = Mutex<TCPStackStatistics?>(nil)
     /// A non-blocking pipe: `post` writes a byte to `wakeWriteFD`; the loop waits on
     /// `wakeFD` (the read end) and drains it.
     let wakeFD: Int32
@@ -142,6 +144,8 @@ final class EventLoop: @unchecked Sendable {
 
     private func run() {
         core.runLoop(interface: core.interface, takeCommands: takeCommands, wakeFD: wakeFD)
+        let last = core.statistics
+        finalStatistics.withLock { $0 = last }
         // Stopped: later posts run at once with nil; those already queued fail now.
         let late = queue.withLock { q -> [LoopCommand] in
             q.stopped = true

@@ -64,9 +64,10 @@ public final class TCPStack: Sendable {
         try await TCPStream.connect(to: address, port: port, on: self, timeout: timeout, configuration: configuration)
     }
 
-    /// The stack's counters now (zeroes once it has stopped).
+    /// The stack's counters now (their last values once it has stopped).
     public func statistics() async -> TCPStackStatistics {
-        await loop.query { $0.statistics } ?? TCPStackStatistics()
+        if let s = await loop.query({ $0.statistics }) { return s }
+        return loop.finalStatistics.withLock { $0 } ?? TCPStackStatistics()
     }
 
     /// Connections in the host's table (TIME-WAIT included).

@@ -35,5 +35,7 @@ let package = Package(
         .testTarget(name: "tcpipTests", dependencies: ["TCPIP", "TCPIPDevices", "tcpip"]),
         // Benchmarks: executables that print figures (see BENCHMARKS.md).
         .executableTarget(name: "checksum-bench", dependencies: ["TCPIP"], path: "Benchmarks/checksum-bench"),
+        .target(name: "MallocCounter", path: "Benchmarks/MallocCounter"),
+        .executableTarget(name: "tcp-bench", dependencies: ["TCPIP", "MallocCounter"], path: "Benchmarks/tcp-bench"),
     ]
 )

@@ -11,6 +11,10 @@ final class StreamState {
     var endError: TCPError? = nil
     /// `shutdownWrite()` was called.
     var writeShut = false
+    /// In the loop's `waiting` list (serviced every round).
+    var isListedWaiting = false
+
+    var hasWaiter: Bool { reader != nil || writer != nil || connectWaiter != nil }
 
     var connectWaiter: (waiter: Waiter, continuation: CheckedContinuation<(ConnectionHandle, FourTuple), any Error>, deadline: Instant)?
     var reader: (waiter: Waiter, maxBytes: Int, continuation: CheckedContinuation<[UInt8], any Error>)?
@@ -44,6 +48,10 @@ final class LoopCore {
     let outBuffer: UnsafeMutableRawBufferPointer
 
     var streams: [ConnectionHandle: StreamState] = [:]
+    /// Streams with a pending connect, read or write: the only ones each round looks at,
+    /// so idle streams cost nothing per packet. (Their events wait in the connection's
+    /// bounded queue until an operation registers.)
+    var waiting: [ConnectionHandle] = []
     var listeners: [UInt16: ListenerState] = [:]
     /// Connections the application let go of that have not finished yet (counted once finished).
     var draining: [TCPConnection] = []
@@ -109,7 +117,19 @@ final class LoopCore {
             }
         }
         earliestConnectDeadline = nil
-        for s in streams.values { service(s, now: now) }
+        var keep = 0
+        for i in waiting.indices {
+            let h = waiting[i]
+            guard let s = streams[h] else { continue }
+            service(s, now: now)
+            if s.hasWaiter && streams[h] != nil {
+                waiting[keep] = h
+                keep += 1
+            } else {
+                s.isListedWaiting = false
+            }
+        }
+        waiting.removeLast(waiting.count - keep)
         if !draining.isEmpty {
             draining.removeAll { c in
                 while c.nextEvent() != nil {}
@@ -120,13 +140,21 @@ final class LoopCore {
         }
     }
 
+    /// Lists a stream whose operation is still pending after its first try.
+    func noteWaiting(_ s: StreamState) {
+        guard s.hasWaiter, !s.isListedWaiting else { return }
+        s.isListedWaiting = true
+        waiting.append(s.handle)
+    }
+
     func retire(_ c: TCPConnection) {
         let k = c.counters
         retiredRetransmits += k.retransmittedSegments
         retiredTimeouts += k.timeouts
     }
 
-    func service(_ s: StreamState, now: Instant) {
+    /// Takes the connection's events and state into the stream's flags.
+    func refresh(_ s: StreamState) {
         let c = s.connection
         while let e = c.nextEvent() {
             switch e {
@@ -141,6 +169,11 @@ final class LoopCore {
         case .closed: s.ended = true
         default: break
         }
+    }
+
+    func service(_ s: StreamState, now: Instant) {
+        let c = s.connection
+        refresh(s)
         if let w = s.connectWaiter {
             if c.state.isSynchronized && c.state != .synReceived {
                 s.connectWaiter = nil
@@ -168,6 +201,7 @@ final class LoopCore {
 
     func serviceRead(_ s: StreamState) {
         guard let r = s.reader else { return }
+        refresh(s)
         let c = s.connection
         let available = c.readableBytes
         if available > 0 {
@@ -190,6 +224,7 @@ final class LoopCore {
 
     func serviceWrite(_ s: StreamState) {
         guard var w = s.writer else { return }
+        refresh(s)
         let c = s.connection
         if s.ended || s.writeShut {
             s.writer = nil

@@ -51,6 +51,7 @@ public final class TCPStream: Sendable {
             let s = StreamState(handle: h, connection: c)
             core.streams[h] = s
             s.connectWaiter = (waiter, continuation, now + timeout)
+            core.noteWaiting(s)
             core.touched = true
         }
         return TCPStream(loop: loop, handle: handle, tuple: tuple)
@@ -70,6 +71,7 @@ public final class TCPStream: Sendable {
             }
             s.reader = (waiter, maxBytes, continuation)
             core.serviceRead(s)
+            core.noteWaiting(s)
         }
     }
 
@@ -89,6 +91,7 @@ public final class TCPStream: Sendable {
             }
             s.writer = (waiter, bytes, 0, continuation)
             core.serviceWrite(s)
+            core.noteWaiting(s)
         }
     }
 

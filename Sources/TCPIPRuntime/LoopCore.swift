@@ -304,10 +304,15 @@ final class LoopCore {
     func stopListening(port: UInt16) {
         guard let l = listeners.removeValue(forKey: port) else { return }
         for w in l.waiters { w.continuation.resume(throwing: TCPStreamError.closed) }
-        // Connections spawned and never accepted are reset.
+        // Connections spawned and never accepted are reset: the established ones now,
+        // half-open ones (SYN-RECEIVED, no handle to wake the host with) when the host
+        // next polls them.
         while let h = host.accept(port: port) {
             if let c = host.connection(h) { draining.append(c) }
             host.abort(h)
+        }
+        for c in host.connections where c.tuple.localPort == port && c.state == .synReceived {
+            c.abort()
         }
         host.stopListening(port: port)
     }

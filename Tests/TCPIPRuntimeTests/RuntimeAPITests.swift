@@ -208,6 +208,21 @@ struct RuntimeAPITests {
         await pair.shutdown()
     }
 
+    @Test func closingAListenerResetsConnectionsNotYetAccepted() async throws {
+        let pair = try Pair()
+        let listener = try await pair.server.listen(port: 7)
+        let c = try await pair.client.connect(to: Pair.serverIP, port: 7, timeout: .seconds(5))
+        let pending = Task { try await c.read() }
+        try await Task.sleep(for: .milliseconds(50))
+        listener.close()
+        let r = await pending.result
+        #expect(throws: TCPStreamError.connectionReset) { try r.get() }
+        let s = await pair.server.statistics()
+        #expect(s.host.connectionsSpawned == 1)
+        #expect(s.connections == 0)
+        await pair.shutdown()
+    }
+
     @Test func shutdownFailsPendingOperationsWithStackStopped() async throws {
         let pair = try Pair()
         let listener = try await pair.server.listen(port: 7)

@@ -7,6 +7,19 @@ import TCPIPDevices
 /// Keep the stack alive while its streams are in use: `shutdown()` closes everything
 /// gracefully; dropping the last reference resets whatever is still open.
 ///
+/// ```swift
+/// let tun = try TunTapDevice(name: "tun0", kind: .tun)       // kernel side: 192.0.2.1/24
+/// let stack = try TCPStack(interface: tun, address: IPv4Address(192, 0, 2, 2))
+/// let listener = try await stack.listen(port: 7)
+/// for try await stream in listener {
+///     Task {
+///         while let bytes = try? await stream.read(), !bytes.isEmpty { try? await stream.write(bytes) }
+///         stream.close()
+///     }
+/// }
+/// let s = try await stack.connect(to: IPv4Address(192, 0, 2, 1), port: 80, timeout: .seconds(5))
+/// ```
+///
 /// Socket options are `TCPConfiguration` fields: `noDelay`, `keepalive` (with
 /// `keepaliveIdle`/`keepaliveInterval`/`keepaliveProbes`), `sendBufferSize`,
 /// `receiveBufferSize`, ... The stack's `configuration` applies to accepted

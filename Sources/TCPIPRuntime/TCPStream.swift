@@ -133,3 +133,30 @@ public final class TCPStream: Sendable {
         return await loop.query { core in core.streams[h]?.connection.counters } ?? nil
     }
 }
+
+extension TCPStream {
+    /// The received bytes as an `AsyncSequence` of chunks (each at most `maxBytes`), ending
+    /// when the peer closes its side; errors as `read`.
+    public func chunks(maxBytes: Int = 65536) -> Chunks { Chunks(stream: self, maxBytes: maxBytes) }
+
+    public struct Chunks: AsyncSequence, Sendable {
+        public typealias Element = [UInt8]
+        let stream: TCPStream
+        let maxBytes: Int
+
+        public struct AsyncIterator: AsyncIteratorProtocol {
+            let stream: TCPStream
+            let maxBytes: Int
+            var finished = false
+
+            public mutating func next() async throws -> [UInt8]? {
+                guard !finished else { return nil }
+                let bytes = try await stream.read(maxBytes: maxBytes)
+                if bytes.isEmpty { finished = true; return nil }
+                return bytes
+            }
+        }
+
+        public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(stream: stream, maxBytes: maxBytes) }
+    }
+}

@@ -223,6 +223,29 @@ struct RuntimeAPITests {
         await pair.shutdown()
     }
 
+    @Test func chunksSequenceYieldsEveryByteAndEndsAtThePeersFIN() async throws {
+        let pair = try Pair()
+        let listener = try await pair.server.listen(port: 7)
+        let data = pattern(70_000, seed: 9)
+        let c = try await pair.client.connect(to: Pair.serverIP, port: 7, timeout: .seconds(5))
+        let s = try await listener.accept()
+        try await c.write(data)
+        c.shutdownWrite()
+        let got = try await within(5) { () -> ([UInt8], Int) in
+            var all: [UInt8] = []
+            var largest = 0
+            for try await chunk in s.chunks(maxBytes: 1000) {
+                largest = max(largest, chunk.count)
+                all += chunk
+            }
+            return (all, largest)
+        }
+        #expect(got.0 == data)
+        #expect(got.1 == 1000)
+        c.close(); s.close()
+        await pair.shutdown()
+    }
+
     @Test func shutdownFailsPendingOperationsWithStackStopped() async throws {
         let pair = try Pair()
         let listener = try await pair.server.listen(port: 7)

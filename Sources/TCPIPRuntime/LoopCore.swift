@@ -54,7 +54,7 @@ final class LoopCore {
     var waiting: [ConnectionHandle] = []
     var listeners: [UInt16: ListenerState] = [:]
     /// Connections the application let go of that have not finished yet (counted once finished).
-    var draining: [TCPConnection] = []
+    var draining: [(handle: ConnectionHandle, connection: TCPConnection)] = []
     /// Set when a dispatch step read or wrote a connection (a flush must follow).
     var touched = false
 
@@ -131,7 +131,8 @@ final class LoopCore {
         }
         waiting.removeLast(waiting.count - keep)
         if !draining.isEmpty {
-            draining.removeAll { c in
+            draining.removeAll { d in
+                let c = d.connection
                 while c.nextEvent() != nil {}
                 guard c.state == .closed else { return false }
                 retire(c)
@@ -292,7 +293,7 @@ final class LoopCore {
         let c = s.connection
         if abort { host.abort(h) } else { c.close(fully: true); host.wake(h) }
         failPending(s, with: .closed)
-        if c.state == .closed { retire(c) } else { draining.append(c) }
+        if c.state == .closed { retire(c) } else { draining.append((h, c)) }
     }
 
     func failPending(_ s: StreamState, with error: TCPStreamError) {
@@ -308,7 +309,7 @@ final class LoopCore {
         // half-open ones (SYN-RECEIVED, no handle to wake the host with) when the host
         // next polls them.
         while let h = host.accept(port: port) {
-            if let c = host.connection(h) { draining.append(c) }
+            if let c = host.connection(h) { draining.append((h, c)) }
             host.abort(h)
         }
         for c in host.connections where c.tuple.localPort == port && c.state == .synReceived {
@@ -351,7 +352,7 @@ final class LoopCore {
             failPending(s, with: .stackStopped)
             host.abort(s.handle)
         }
-        for c in draining where c.state != .closed { c.abort() }
+        for d in draining where d.connection.state != .closed { host.abort(d.handle) }
         streams.removeAll()
     }
 

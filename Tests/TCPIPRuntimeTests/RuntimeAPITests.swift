@@ -246,21 +246,43 @@ struct RuntimeAPITests {
         await pair.shutdown()
     }
 
+    @Test func shutdownWithoutGraceResetsTheConnectionsItCouldNotClose() async throws {
+        let (a, b) = SocketPairEnd.pair()
+        let client = try TCPStack(interface: a, address: Pair.clientIP, configuration: Pair.fast, seed: 1)
+        let server = try TCPStack(interface: b, address: Pair.serverIP, configuration: Pair.fast, seed: 2)
+        let listener = try await server.listen(port: 7)
+        let c = try await client.connect(to: Pair.serverIP, port: 7, timeout: .seconds(5))
+        let s = try await listener.accept()
+        try await s.write([1, 2, 3])  // left unread by the client: its close becomes a RST
+        try await Task.sleep(for: .milliseconds(50))
+        let pending = Task { try await s.read() }
+        await client.shutdown(gracePeriod: .zero)
+        let r = try await within(5) { await pending.result }
+        #expect(throws: TCPStreamError.connectionReset) { try r.get() }
+        #expect(await client.statistics().connections == 0)
+        _ = c
+        await server.shutdown(gracePeriod: .milliseconds(200))
+    }
+
     @Test func shutdownFailsPendingOperationsWithStackStopped() async throws {
         let pair = try Pair()
         let listener = try await pair.server.listen(port: 7)
         let c = try await pair.client.connect(to: Pair.serverIP, port: 7, timeout: .seconds(5))
+        let s = try await within(5) { try await listener.accept() }
         let pendingRead = Task { try await c.read() }
         try await Task.sleep(for: .milliseconds(50))
+        // The server never closes: the client waits in FIN-WAIT-2 for the grace period, then resets.
         await pair.client.shutdown(gracePeriod: .milliseconds(200))
         let r = await pendingRead.result
         #expect(throws: TCPStreamError.stackStopped) { try r.get() }
         await #expect(throws: TCPStreamError.stackStopped) {
             try await pair.client.connect(to: Pair.serverIP, port: 7, timeout: .seconds(1))
         }
-        // The server saw the FIN of the graceful close.
-        let s = try await within(5) { try await listener.accept() }
+        // The server saw the FIN of the graceful close, then the RST once the grace ran out.
         #expect(try await within(5) { try await s.read() } == [])
+        for _ in 0..<100 where await s.state() != .closed { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(await s.state() == .closed)
+        await #expect(throws: TCPStreamError.connectionReset) { try await s.write([1]) }
         s.close()
         await pair.server.shutdown(gracePeriod: .milliseconds(500))
     }

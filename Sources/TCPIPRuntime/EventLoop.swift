@@ -143,7 +143,7 @@ final class EventLoop: @unchecked Sendable {
     }
 
     private func run() {
-        core.runLoop(interface: core.interface, takeCommands: takeCommands, wakeFD: wakeFD)
+        core.runLoop(interface: core.interface, processor: core.processor, takeCommands: takeCommands, wakeFD: wakeFD)
         let last = core.statistics
         finalStatistics.withLock { $0 = last }
         // Stopped: later posts run at once with nil; those already queued fail now.
@@ -159,8 +159,10 @@ final class EventLoop: @unchecked Sendable {
 }
 
 extension LoopCore {
-    /// The loop body, generic over the interface so per-packet calls are direct.
-    func runLoop<D: PacketInterface>(interface: D, takeCommands: () -> [LoopCommand], wakeFD: Int32) {
+    /// The loop body, generic over the interface and the processor so per-packet calls
+    /// are direct (the existentials are opened once, here).
+    func runLoop<D: PacketInterface, P: PacketProcessor>(interface: D, processor: P,
+                                                          takeCommands: () -> [LoopCommand], wakeFD: Int32) {
         var fds = [pollfd(fd: interface.fileDescriptor, events: Int16(POLLIN), revents: 0),
                    pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0)]
         while true {
@@ -168,11 +170,11 @@ extension LoopCore {
             for c in takeCommands() { c(self) }
             var more = false
             do {
-                more = try receive(from: interface, now: now)
+                more = try receive(from: interface, into: processor, now: now)
                 now = MonotonicClock.now()
-                if try flush(to: interface, now: now) { more = true }
+                if try flush(to: interface, from: processor, now: now) { more = true }
                 dispatch(now: now)
-                if touched, try flush(to: interface, now: now) { more = true }
+                if touched, try flush(to: interface, from: processor, now: now) { more = true }
             } catch {
                 failure = "\(error)"
                 abortEverything()
@@ -181,7 +183,7 @@ extension LoopCore {
             rounds += 1
             if shouldExit(now: now) {
                 abortEverything()
-                _ = try? flush(to: interface, now: now)
+                _ = try? flush(to: interface, from: processor, now: now)
                 return
             }
             // Sleep until the next deadline, a packet, or a posted command.

@@ -43,6 +43,7 @@ final class LoopCore {
     static let writeBatch = 1024
 
     let host: IPv4Host
+    let processor: any PacketProcessor
     let interface: any PacketInterface
     let inBuffer: UnsafeMutableRawBufferPointer
     let outBuffer: UnsafeMutableRawBufferPointer
@@ -71,11 +72,12 @@ final class LoopCore {
     var stopWaiters: [CheckedContinuation<Void, Never>] = []
     var earliestConnectDeadline: Instant? = nil
 
-    init(host: IPv4Host, interface: any PacketInterface) {
-        self.host = host
+    init(processor: any PacketProcessor, interface: any PacketInterface) {
+        self.host = processor.tcpHost
+        self.processor = processor
         self.interface = interface
         inBuffer = .allocate(byteCount: 65536, alignment: 16)
-        outBuffer = .allocate(byteCount: max(host.mtu, 68), alignment: 16)
+        outBuffer = .allocate(byteCount: max(processor.maximumPacketSize, 68), alignment: 16)
     }
 
     deinit {
@@ -86,19 +88,19 @@ final class LoopCore {
     // MARK: device I/O
 
     /// Reads packets until EAGAIN or the batch bound; true when the bound stopped it.
-    func receive<D: PacketInterface>(from d: D, now: Instant) throws -> Bool {
+    func receive<D: PacketInterface, P: PacketProcessor>(from d: D, into p: P, now: Instant) throws -> Bool {
         for _ in 0..<LoopCore.readBatch {
             guard let n = try d.read(into: inBuffer) else { return false }
-            host.receive(packet: UnsafeRawBufferPointer(rebasing: inBuffer[0..<n]), now: now)
+            p.receive(packet: UnsafeRawBufferPointer(rebasing: inBuffer[0..<n]), now: now)
         }
         return true
     }
 
     /// Writes what the host has to send; true when the batch bound stopped it.
-    func flush<D: PacketInterface>(to d: D, now: Instant) throws -> Bool {
+    func flush<D: PacketInterface, P: PacketProcessor>(to d: D, from p: P, now: Instant) throws -> Bool {
         touched = false
         for _ in 0..<LoopCore.writeBatch {
-            let n = host.poll(now: now, into: outBuffer)
+            let n = p.poll(now: now, into: outBuffer)
             if n == 0 { return false }
             if try !d.write(UnsafeRawBufferPointer(rebasing: outBuffer[0..<n])) { deviceWriteDrops += 1 }
         }
@@ -362,7 +364,7 @@ final class LoopCore {
     }
 
     func nextWakeup(now: Instant) -> Instant? {
-        var d = host.nextDeadline
+        var d = processor.nextDeadline
         if let c = earliestConnectDeadline { d = d.map { min($0, c) } ?? c }
         if let s = stopDeadline { d = d.map { min($0, s) } ?? s }
         // Draining connections are polled by the host's own deadlines; a bounded nap keeps

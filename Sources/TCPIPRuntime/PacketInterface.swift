@@ -23,6 +23,28 @@ public protocol PacketInterface: AnyObject, Sendable {
 
 extension TunTapDevice: PacketInterface {}
 
+/// The sans-IO side the loop feeds: packets (or frames) in, packets out, and when to
+/// poll again. `IPv4Host` is one (raw IPv4, TCP only: a TUN link). The full `Interface`
+/// (Ethernet/ARP/ICMP/UDP, for TAP as well as TUN) slots in with the same calls, so the
+/// loop does not change when it comes.
+public protocol PacketProcessor: AnyObject {
+    /// The TCP host behind it: listeners and connections live there.
+    var tcpHost: IPv4Host { get }
+    /// The largest packet or frame `poll` writes (the output buffer's size).
+    var maximumPacketSize: Int { get }
+    /// Processes one arriving packet or frame.
+    func receive(packet: UnsafeRawBufferPointer, now: Instant)
+    /// Writes the next packet or frame to send; 0 when nothing is due.
+    func poll(now: Instant, into buffer: UnsafeMutableRawBufferPointer) -> Int
+    /// When `poll` should run next; nil when idle.
+    var nextDeadline: Instant? { get }
+}
+
+extension IPv4Host: PacketProcessor {
+    public var tcpHost: IPv4Host { self }
+    public var maximumPacketSize: Int { mtu }
+}
+
 /// The monotonic clock as the core's `Instant` (CLOCK_MONOTONIC: never steps back,
 /// unaffected by wall-clock changes).
 public enum MonotonicClock {

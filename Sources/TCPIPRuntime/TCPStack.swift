@@ -37,15 +37,23 @@ public final class TCPStack: Sendable {
     ///   - mtu: the largest IPv4 packet sent; the MSS offered follows from it unless the
     ///     configuration's is smaller.
     ///   - seed: keys the ephemeral-port and ISN hashes (random by default).
-    public init(interface: some PacketInterface, address: IPv4Address, configuration: TCPConfiguration = .default,
+    public convenience init(interface: some PacketInterface, address: IPv4Address, configuration: TCPConfiguration = .default,
                 mtu: Int = 1500, seed: UInt64 = UInt64.random(in: 0...UInt64.max)) throws {
         var config = configuration
         config.maximumSegmentSize = min(config.maximumSegmentSize, max(64, mtu - 40))
         let host = IPv4Host(address: address, configuration: config, mtu: mtu, seed: seed)
-        self.address = address
-        self.configuration = config
+        try self.init(interface: interface, processor: host)
+    }
+
+    /// Starts a stack whose sans-IO side the caller built: `processor` (an `IPv4Host`, or
+    /// a fuller interface around one) is fed by `interface`. From now on only the loop
+    /// thread may touch `processor`.
+    public init(interface: some PacketInterface, processor: some PacketProcessor) throws {
+        let host = processor.tcpHost
+        self.address = host.address
+        self.configuration = host.configuration
         self.mtu = host.mtu
-        loop = try EventLoop(core: LoopCore(host: host, interface: interface))
+        loop = try EventLoop(core: LoopCore(processor: processor, interface: interface))
         try loop.start()
     }
 

@@ -264,6 +264,22 @@ struct RuntimeAPITests {
         await server.shutdown(gracePeriod: .milliseconds(200))
     }
 
+    @Test func stackRunsAHostTheCallerBuilt() async throws {
+        let (a, b) = SocketPairEnd.pair()
+        let host = IPv4Host(address: Pair.clientIP, configuration: Pair.fast, ephemeralPorts: 40000...40000, seed: 7)
+        let client = try TCPStack(interface: a, processor: host)
+        let server = try TCPStack(interface: b, address: Pair.serverIP, configuration: Pair.fast, seed: 2)
+        let listener = try await server.listen(port: 7)
+        let c = try await client.connect(to: Pair.serverIP, port: 7, timeout: .seconds(5))
+        #expect(c.tuple.localPort == 40000)
+        #expect(client.address == Pair.clientIP)
+        let s = try await listener.accept()
+        #expect(s.tuple.remotePort == 40000)
+        c.close(); s.close()
+        await client.shutdown(gracePeriod: .milliseconds(300))
+        await server.shutdown(gracePeriod: .milliseconds(300))
+    }
+
     @Test func shutdownFailsPendingOperationsWithStackStopped() async throws {
         let pair = try Pair()
         let listener = try await pair.server.listen(port: 7)

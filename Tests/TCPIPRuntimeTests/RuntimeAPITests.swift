@@ -280,6 +280,23 @@ struct RuntimeAPITests {
         await server.shutdown(gracePeriod: .milliseconds(300))
     }
 
+    @Test func cancellingAPendingAcceptOrConnectThrowsCancellationErrorAndLeavesNothing() async throws {
+        let pair = try Pair(cutServerOutput: true)
+        let listener = try await pair.server.listen(port: 7)
+        let accepting = Task { try await listener.accept() }
+        let connecting = Task { try await pair.client.connect(to: Pair.serverIP, port: 7, timeout: .seconds(30)) }
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(await pair.client.connectionCount() == 1)  // SYN-SENT, unanswered (the link drops the server's output)
+        accepting.cancel()
+        connecting.cancel()
+        let a = await accepting.result, c = await connecting.result
+        #expect(throws: CancellationError.self) { try a.get() }
+        #expect(throws: CancellationError.self) { try c.get() }
+        #expect(await pair.client.connectionCount() == 0)
+        #expect(await pair.client.statistics().openStreams == 0)
+        await pair.shutdown()
+    }
+
     @Test func shutdownFailsPendingOperationsWithStackStopped() async throws {
         let pair = try Pair()
         let listener = try await pair.server.listen(port: 7)

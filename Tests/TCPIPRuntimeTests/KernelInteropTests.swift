@@ -152,12 +152,15 @@ struct KernelInteropTests {
         }
         let s = try #require(stream, "http.server never accepted: \(server.output)")
         let start = ContinuousClock.now
-        try await s.write(Array("GET /blob HTTP/1.0\r\nHost: 192.0.2.1\r\n\r\n".utf8))
-        var response: [UInt8] = []
-        while response.count < size + 4096 {
-            let b = try await s.read(maxBytes: 1 << 16)
-            if b.isEmpty { break }
-            response += b
+        let response = try await within(30) { () -> [UInt8] in
+            try await s.write(Array("GET /blob HTTP/1.0\r\nHost: 192.0.2.1\r\n\r\n".utf8))
+            var response: [UInt8] = []
+            while response.count < size + 4096 {
+                let b = try await s.read(maxBytes: 1 << 16)
+                if b.isEmpty { break }
+                response += b
+            }
+            return response
         }
         let elapsed = ContinuousClock.now - start
         s.close()

@@ -39,6 +39,7 @@ public final class TCPStack: Sendable {
     ///   - seed: keys the ephemeral-port and ISN hashes (random by default).
     public convenience init(interface: some PacketInterface, address: IPv4Address, configuration: TCPConfiguration = .default,
                 mtu: Int = 1500, seed: UInt64 = UInt64.random(in: 0...UInt64.max)) throws {
+        if let device = interface as? TunTapDevice, device.kind == .tap { throw TCPStackError.tapNeedsEthernetInterface }
         var config = configuration
         config.maximumSegmentSize = min(config.maximumSegmentSize, max(64, mtu - 40))
         let host = IPv4Host(address: address, configuration: config, mtu: mtu, seed: seed)
@@ -106,6 +107,18 @@ public final class TCPStack: Sendable {
                 core.stopWaiters.append(continuation)
                 core.beginShutdown(grace: gracePeriod, now: MonotonicClock.now())
             }
+        }
+    }
+}
+
+/// Why a stack could not start.
+public enum TCPStackError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// A TAP device carries Ethernet frames; an `IPv4Host` alone reads raw IPv4 (TUN).
+    case tapNeedsEthernetInterface
+
+    public var description: String {
+        switch self {
+        case .tapNeedsEthernetInterface: "TAP needs the Ethernet interface (not yet); use a TUN device"
         }
     }
 }

@@ -200,6 +200,26 @@ struct KernelInteropTests {
         await k.stack.shutdown(gracePeriod: .milliseconds(200))
     }
 
+    @Test func ourConnectToAClosedKernelPortIsRefused() async throws {
+        guard Privilege.requireRoot("TUN interop test") else { return }
+        let k = try KernelBehindTUN()
+        await #expect(throws: TCPStreamError.connectionRefused) {
+            try await k.stack.connect(to: IPv4Address(192, 0, 2, 1), port: 9, timeout: .seconds(3))
+        }
+        let s = await k.stack.statistics()
+        #expect(s.host.connectionsOpened == 1)
+        #expect(s.connections == 0)
+        await k.stack.shutdown(gracePeriod: .milliseconds(200))
+    }
+
+    @Test func aStackOnATAPDeviceIsRefusedUntilTheEthernetInterfaceExists() throws {
+        guard Privilege.requireRoot("TAP device test") else { return }
+        let tap = try TunTapDevice(name: "taprt\(String(UInt32.random(in: 0...UInt32.max), radix: 16))", kind: .tap)
+        #expect(throws: TCPStackError.tapNeedsEthernetInterface) {
+            try TCPStack(interface: tap, address: KernelBehindTUN.ourIP)
+        }
+    }
+
     @Test func hundredConcurrentKernelConnectionsEachEchoHundredKilobytes() async throws {
         guard Privilege.requireRoot("TUN interop test") else { return }
         let k = try KernelBehindTUN()

@@ -76,8 +76,10 @@ import Testing
 
     @Test func finWait2TimesOutAfterAFullClose() {
         let s = Script.inState(.finWait2)
+        s.advance(by: .seconds(5))
         s.conn.close(fully: true)
-        #expect(s.conn.nextDeadline == Instant(nanoseconds: 60_000_000_000))
+        s.expectNothing()  // the poll after close starts the timer
+        #expect(s.conn.nextDeadline == Instant(nanoseconds: 65_000_000_000))
         s.advanceToDeadline()
         s.expectNothing()
         #expect(s.conn.state == .closed)
@@ -97,6 +99,16 @@ import Testing
         s.send([.fin, .ack], seq: 2001, ack: 102)
         s.expect(.ack, seq: 102, ack: 2002)
         #expect(s.conn.nextDeadline == Instant(nanoseconds: 70_000_000_000))
+    }
+
+    @Test func abortAfterATimeoutStillUsesTheHighestSequenceSent() {
+        let s = Script.established()
+        _ = s.write(count: 3000)
+        _ = s.output()  // 101..3021 in flight (two full segments; Nagle holds the last 80 bytes)
+        s.advanceToDeadline()
+        _ = s.output()  // timeout: back to 101
+        s.conn.abort()
+        s.expect(.rst, seq: 3021, ack: 0)
     }
 
     @Test func abortSendsRSTAndReportsAborted() {

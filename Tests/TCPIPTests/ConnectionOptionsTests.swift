@@ -52,6 +52,9 @@ import Testing
         #expect(a?.window == 32768)
         #expect(a?.options == [.noOperation, .noOperation, .timestamps(TCPTimestamps(value: a!.timestamps!.value, echoReply: 5001))])
         #expect(s.conn.sendWindow == 100 << 7)
+        #expect(s.conn.negotiatedOptions == TCPNegotiatedOptions(peerMaximumSegmentSize: 1460, sendMaximumSegmentSize: 1448,
+                                                                 sendWindowShift: 7, receiveWindowShift: 3,
+                                                                 timestamps: true, selectiveAcknowledgments: true))
     }
 
     @Test func synAckCarriesOnlyOptionsTheSynHad() {

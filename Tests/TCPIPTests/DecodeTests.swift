@@ -214,6 +214,16 @@ enum DecodeFixtures {
             "IP6, length 40",
             "ethertype 0x88cc, length 46",
         ])
+        let verbose = F.lines(frames, options: .init(verbose: true)).map { $0.split(separator: "\n").map(String.init) }
+        let sumDigits = String(UInt16(quoted[10]) << 8 | UInt16(quoted[11]), radix: 16)
+        let quotedSum = String(repeating: "0", count: 4 - sumDigits.count) + sumDigits
+        #expect(verbose[0][3] == "    ARP: hardware type 1, protocol type 0x0800, hardware size 6, protocol size 4, opcode 1 (request), sender 02:00:00:00:00:01 192.0.2.1, target 00:00:00:00:00:00 192.0.2.2")
+        #expect(verbose[2][4].hasPrefix("    ICMP: type 8, code 0, checksum 0x"))
+        #expect(verbose[2][4].hasSuffix(" [correct], identifier 3, sequence 1, data 56 bytes"))
+        #expect(verbose[4][4].hasSuffix(" [correct], unused 0x0000, next-hop MTU 0"))
+        #expect(verbose[4][5] == "    ICMP quoted IPv4: version 4, header length 20, dscp 0, ecn 0, total length 40, id 0x1c46, flags [DF], fragment offset 0, ttl 64, protocol 6 (tcp), checksum 0x\(quotedSum), src 192.0.2.1, dst 192.0.2.2, src port 40000, dst port 81, seq 7")
+        #expect(verbose[8][4].hasPrefix("    UDP: src port 53, dst port 33000, length 12, checksum 0x"))
+        #expect(verbose[8][4].hasSuffix(" [correct]"))
     }
 
     @Test func fragmentsAndIPv4OptionsAreShown() throws {
@@ -324,5 +334,47 @@ extension TCPHeader {
     /// Recomputes the checksum of a segment from 192.0.2.1 to 192.0.2.2 after a test edited it.
     static func fillChecksumForTest(_ seg: inout [UInt8]) {
         seg.withUnsafeMutableBytes { fillChecksum(segment: $0, source: DecodeFixtures.client, destination: DecodeFixtures.server) }
+    }
+}
+
+@Suite struct CaptureRobustnessTests {
+    /// Seeded random damage (flipped bytes, cut lengths, spliced garbage) to captures of
+    /// every frame kind, in pcap and pcapng, must give text or typed errors, never a trap.
+    @Test func randomlyDamagedCapturesNeverTrap() throws {
+        var frames = try CrossCheckFrames.all().map(\.frame)
+        frames += try DecodeFixtures.handshakeAndData()
+        var rng = SeededRandom(seed: 0xCAB1E)
+        var described = 0
+        for round in 0..<3000 {
+            var f = frames[round % frames.count]
+            for _ in 0..<rng.int(1...6) {
+                switch rng.int(0...3) {
+                case 0: if !f.isEmpty { f[rng.int(0...(f.count - 1))] = rng.u8() }
+                case 1: f = Array(f.prefix(rng.int(0...f.count)))
+                case 2: if f.count > 14 { f[14 + rng.int(0...min(f.count - 15, 60))] ^= 1 << UInt8(rng.int(0...7)) }
+                default: f += rng.bytes(rng.int(0...8))
+                }
+            }
+            let linkType: LinkType = [.ethernet, .linuxSLL, .linuxSLL2, .raw, .ipv4][rng.int(0...4)]
+            var w = PcapWriter(linkType: linkType, snaplen: UInt32(rng.int(0...1) == 0 ? 65535 : rng.int(1...80)))
+            w.append(timestamp: Instant(nanoseconds: Int64(round)), packet: f, originalLength: f.count + rng.int(0...3))
+            let r = PacketDescriber.describe(capture: w.bytes, options: .init(absoluteSequenceNumbers: rng.bool(), verbose: rng.bool()))
+            #expect(r.error == nil)
+            described += r.packets.count
+            // The file itself damaged: a typed error or packets, never a trap.
+            var file = w.bytes
+            if !file.isEmpty { file[rng.int(0...(file.count - 1))] = rng.u8() }
+            _ = PacketDescriber.describe(capture: Array(file.prefix(rng.int(0...file.count))))
+        }
+        #expect(described == 3000)
+
+        // pcapng: random bytes in a valid two-section file.
+        let ng = PcapNGTests.twoSectionFile(firstBigEndian: false)
+        for _ in 0..<3000 {
+            var b = ng
+            for _ in 0..<rng.int(1...4) { b[rng.int(0...(b.count - 1))] = rng.u8() }
+            let r = CaptureReader.readAll(b)
+            #expect(r.records.count <= 6)  // never more packets than the file has blocks
+        }
     }
 }

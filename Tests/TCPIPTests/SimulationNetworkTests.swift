@@ -109,6 +109,11 @@ import Testing
         #expect(lines.contains { $0.contains("... ") && $0.contains(" segments ...") })
         #expect(lines.contains { $0.contains("[F") })
         #expect(lines.contains { $0.contains("TIME-WAIT → CLOSED") })
+        // B leaves LAST-ACK when A's last ACK arrives, not when A's TIME-WAIT ends 60 s later.
+        let lastAck = lines.first { $0.contains("B: LAST-ACK → CLOSED") }
+        let timeWait = lines.first { $0.contains("A: TIME-WAIT → CLOSED") }
+        #expect(lastAck != nil && timeWait != nil && lastAck != timeWait)
+        #expect(timeWait?.hasPrefix("60.") == true)
         #expect(lines.count < 120)
     }
 

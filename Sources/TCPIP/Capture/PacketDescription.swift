@@ -266,6 +266,9 @@ public struct PacketDescriber: Sendable {
             return complete ? "IP \(src) > \(dst): [malformed UDP: truncated], length \(d.count)" : "IP \(src) > \(dst): [|udp]"
         }
         let sp = d.be16(0), dp = d.be16(2), len = Int(d.be16(4)), sum = d.be16(6)
+        guard len >= UDPHeaderView.headerLength else {
+            return "IP \(src).\(sp) > \(dst).\(dp): [malformed UDP: \(WireError.badTotalLength)], length \(d.count)"
+        }
         var status = "unverified"
         if complete {
             let udp: UDPHeaderView
@@ -316,7 +319,8 @@ public struct PacketDescriber: Sendable {
             }
             v.append(line)
             if m.isError, let q = try? m.quotedDatagram() {
-                var ql = "ICMP quoted IPv4: header length \(q.headerLength), total length \(q.totalLength), id \(hex(q.identification)), ttl \(q.timeToLive), protocol \(q.protocol) (\(protocolName(q.protocol))), checksum \(hex(q.headerChecksum)), src \(q.source), dst \(q.destination)"
+                let qflags = [q.reservedFlag ? "reserved" : nil, q.dontFragment ? "DF" : nil, q.moreFragments ? "MF" : nil].compactMap { $0 }
+                var ql = "ICMP quoted IPv4: version \(q.version), header length \(q.headerLength), dscp \(q.dscp), ecn \(q.ecn), total length \(q.totalLength), id \(hex(q.identification)), flags [\(qflags.joined(separator: ","))], fragment offset \(q.fragmentOffset), ttl \(q.timeToLive), protocol \(q.protocol) (\(protocolName(q.protocol))), checksum \(hex(q.headerChecksum)), src \(q.source), dst \(q.destination)"
                 if let ports = q.quotedPorts { ql += ", src port \(ports.source), dst port \(ports.destination)" }
                 if let s = q.quotedTCPSequenceNumber { ql += ", seq \(s.rawValue)" }
                 v.append(ql)

@@ -49,7 +49,7 @@ public struct PcapNGInterface: Hashable, Sendable {
 
     /// A raw 64-bit timestamp in this interface's units, as nanoseconds since the epoch.
     public func instant(rawTimestamp ts: UInt64) -> Instant {
-        let units = timestampUnitsPerSecond
+        let units = timestampUnitsPerSecond == 0 ? 1_000_000 : timestampUnitsPerSecond
         let seconds = ts / units
         let fraction = ts % units
         let product = fraction.multipliedFullWidth(by: 1_000_000_000)

@@ -68,8 +68,7 @@ public struct DemoScenario {
         var bulkSeen = 0
         var tail: [String] = []
         let head = options.bulkHead, tailCount = options.bulkTail
-        net.observer = { trace in
-            guard let l = recorder.line(for: trace) else { return }
+        func add(_ l: String) {
             if bulk {
                 bulkSeen += 1
                 if bulkSeen <= head { lines.append(l) } else {
@@ -80,7 +79,14 @@ public struct DemoScenario {
                 lines.append(l)
             }
         }
-        func flushLines() { for l in lines { output(l) }; lines.removeAll() }
+        net.observer = { trace in
+            for l in recorder.lines(for: trace) { add(l) }
+        }
+        func flushLines() {
+            for l in recorder.flush(time: net.now) { add(l) }
+            for l in lines { output(l) }
+            lines.removeAll()
+        }
         func fail(_ why: String) -> Summary {
             flushLines()
             summary.failure = why
@@ -190,7 +196,6 @@ public struct DemoScenario {
                 && net.a.connectionCount == 0 && net.b.connectionCount == 0
         }, timeLimit: .seconds(600))
         flushLines()
-        if let l = recorder.flush(time: net.now) { output(l) }
         guard closed else { return fail("close did not complete (A \(clientConn.state), B \(serverConn.state))") }
         summary.succeeded = true
         summary.finalStateA = clientConn.state

@@ -132,24 +132,40 @@ public final class LadderRecorder {
         return out
     }
 
-    /// The ladder line for a trace: a line per segment sent (changes riding on it), a
-    /// state-only line when a delivery is preceded by changes; nil otherwise.
-    public func line(for trace: NetworkTrace) -> String? {
-        let ch = changes()
-        switch trace.kind {
-        case .sent(let accepted):
-            guard let s = LadderSegment(ipv4: trace.packet) else {
-                return ch.isEmpty ? nil : Ladder.stateLine(time: trace.time, changes: ch)
-            }
-            return Ladder.line(time: trace.time, from: trace.from, segment: s, changes: ch, lost: !accepted)
-        case .delivered:
-            return ch.isEmpty ? nil : Ladder.stateLine(time: trace.time, changes: ch)
+    /// State changes seen but not yet printed, and when they were seen.
+    var pending: [LadderStateChange] = []
+    var pendingTime = Instant.zero
+
+    /// The ladder lines for a trace. A segment sent gets a line, carrying the state
+    /// changes seen at the same instant (e.g. the SYN-RECEIVED its SYN caused); changes
+    /// from an earlier instant that no segment carried get a state-only line at their time.
+    public func lines(for trace: NetworkTrace) -> [String] {
+        var out: [String] = []
+        if !pending.isEmpty && pendingTime < trace.time {
+            out.append(Ladder.stateLine(time: pendingTime, changes: pending))
+            pending.removeAll()
         }
+        let ch = changes()
+        if !ch.isEmpty {
+            if pending.isEmpty { pendingTime = trace.time }
+            pending.append(contentsOf: ch)
+        }
+        if case .sent(let accepted) = trace.kind, let s = LadderSegment(ipv4: trace.packet) {
+            out.append(Ladder.line(time: trace.time, from: trace.from, segment: s, changes: pending, lost: !accepted))
+            pending.removeAll()
+        }
+        return out
     }
 
-    /// Changes not yet reported, as a state-only line (nil when none).
-    public func flush(time: Instant) -> String? {
+    /// Changes not yet printed, as state-only lines (pending ones at their time, then any new at `time`).
+    public func flush(time: Instant) -> [String] {
+        var out: [String] = []
+        if !pending.isEmpty {
+            out.append(Ladder.stateLine(time: pendingTime, changes: pending))
+            pending.removeAll()
+        }
         let ch = changes()
-        return ch.isEmpty ? nil : Ladder.stateLine(time: time, changes: ch)
+        if !ch.isEmpty { out.append(Ladder.stateLine(time: time, changes: ch)) }
+        return out
     }
 }

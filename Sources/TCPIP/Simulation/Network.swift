@@ -4,8 +4,11 @@ public struct NetworkTrace {
         /// A host sent it; `accepted` is false when the link refused it outright (lost,
         /// queue full, too big).
         case sent(accepted: Bool)
-        /// The link delivered it (possibly corrupted, duplicated or late).
+        /// The link delivered it (possibly corrupted, duplicated or late); the receiving
+        /// host has not seen it yet.
         case delivered
+        /// The receiving host has processed it (state changes it caused are visible).
+        case received
     }
     public var kind: Kind
     public var time: Instant
@@ -59,6 +62,7 @@ public final class SimulatedNetwork {
             while let d = link.deliver(now: now) {
                 if let o = observer { o(NetworkTrace(kind: .delivered, time: now, from: d.to.other, packet: d.packet)) }
                 host(d.to).receive(packet: d.packet, now: now)
+                if let o = observer { o(NetworkTrace(kind: .received, time: now, from: d.to.other, packet: d.packet)) }
                 progress = true
                 moved += 1
             }

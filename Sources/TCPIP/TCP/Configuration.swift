@@ -20,7 +20,7 @@ public enum TCPTimeWaitResetPolicy: Sendable, Hashable {
 /// | `selectiveAcknowledgments` | on | RFC 2018, RFC 2883 (D-SACK), RFC 6675 recovery |
 /// | `maximumSegmentSize` | 1460 | ours, from a 1500-byte MTU; advertised in the SYN and caps what we send |
 /// | `noDelay` | false | Nagle's algorithm on (RFC 9293 §3.7.4) |
-/// | `delayedAcknowledgments` | on | ACK within `delayedACKTimeout` (200 ms) or on every 2nd full segment (RFC 9293 §3.8.6.3) |
+/// | `delayedAcknowledgments` | on | ACK within `delayedACKTimeout` (200 ms) or on every 2nd full segment (RFC 9293 §3.8.6.3). 200 ms equals `minimumRTO`: at a small RTT the peer's retransmission timer can fire just before our delayed ACK (a spurious retransmission of a burst's odd last segment); Linux delays 40 ms. Lower it for LAN-like links |
 /// | `keepalive` | off | when on: first probe after 2 h idle, then every 75 s, give up after 9 (RFC 1122 §4.2.3.6) |
 /// | `synRetries` | 5 | SYNs at 0, 1, 3, 7, 15, 31 s; give up at 63 s (≈ 60 s, counted not timed) |
 /// | `maximumRetransmissions` | 15 | as Linux's tcp_retries2 (≈ 924 s with a 200 ms RTO) then `timedOut` |
@@ -73,6 +73,14 @@ public struct TCPConfiguration: Sendable, Hashable {
     /// Settings brought into their valid ranges (so bad configuration cannot trap the engine).
     var sanitized: TCPConfiguration {
         var c = self
+        // Durations between 1 ms and a day: no arithmetic on them can overflow.
+        func clamp(_ d: Duration) -> Duration { min(max(d, .milliseconds(1)), .seconds(86_400)) }
+        c.initialRTO = clamp(c.initialRTO); c.minimumRTO = clamp(c.minimumRTO); c.maximumRTO = clamp(c.maximumRTO)
+        c.maximumSegmentLifetime = clamp(c.maximumSegmentLifetime); c.delayedACKTimeout = clamp(c.delayedACKTimeout)
+        c.keepaliveIdle = clamp(c.keepaliveIdle); c.keepaliveInterval = clamp(c.keepaliveInterval)
+        c.finWait2Timeout = clamp(c.finWait2Timeout)
+        c.invalidSegmentACKInterval = min(max(c.invalidSegmentACKInterval, .zero), .seconds(86_400))
+        c.synRetries = min(c.synRetries, 64); c.maximumRetransmissions = min(c.maximumRetransmissions, 1000)
         c.sendBufferSize = max(1, min(c.sendBufferSize, 1 << 30))
         c.receiveBufferSize = max(1, min(c.receiveBufferSize, 1 << 30))
         c.maximumSegmentSize = max(64, min(c.maximumSegmentSize, 65495))

@@ -1,7 +1,28 @@
 // Option negotiation (MSS, window scale, timestamps, SACK-permitted) and the per-segment
 // option rules: RFC 9293 §3.7.1 (MSS), RFC 7323 (window scale, timestamps, PAWS), RFC 2018.
 
+/// What the handshake settled (RFC 9293 §3.7.1, RFC 7323, RFC 2018).
+public struct TCPNegotiatedOptions: Sendable, Hashable {
+    /// The peer's MSS (536 when its SYN had none).
+    public var peerMaximumSegmentSize: Int
+    /// Largest payload we send in a segment carrying the usual options.
+    public var sendMaximumSegmentSize: Int
+    /// Shift applied to the peer's window field / to ours (nil: window scaling off).
+    public var sendWindowShift: UInt8?
+    public var receiveWindowShift: UInt8?
+    public var timestamps: Bool
+    public var selectiveAcknowledgments: Bool
+}
+
 extension TCPConnection {
+    /// The options in force (meaningful once the SYN exchange is done).
+    public var negotiatedOptions: TCPNegotiatedOptions {
+        TCPNegotiatedOptions(peerMaximumSegmentSize: peerMSS, sendMaximumSegmentSize: sendMSS,
+                             sendWindowShift: windowScaleNegotiated ? sndShift : nil,
+                             receiveWindowShift: windowScaleNegotiated ? rcvShift : nil,
+                             timestamps: timestampsEnabled, selectiveAcknowledgments: sackEnabled)
+    }
+
     /// The MSS we put in our SYN.
     var advertisedMSS: UInt16 { UInt16(clamping: config.maximumSegmentSize) }
 

@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .library(name: "TCPIP", targets: ["TCPIP"]),
         .library(name: "TCPIPDevices", targets: ["TCPIPDevices"]),
+        .library(name: "TCPIPRuntime", targets: ["TCPIPRuntime"]),
         .executable(name: "tcpip", targets: ["tcpip"]),
     ],
     dependencies: [
@@ -19,15 +20,18 @@ let package = Package(
         .target(name: "CTCPIPShim"),
         // Real links: TAP/TUN devices (Linux), capture files.
         .target(name: "TCPIPDevices", dependencies: ["TCPIP", "CTCPIPShim"]),
+        // The event loop (one thread per stack) and the async API: TCPListener, TCPStream.
+        .target(name: "TCPIPRuntime", dependencies: ["TCPIP", "TCPIPDevices"]),
         .executableTarget(
             name: "tcpip",
             dependencies: [
-                "TCPIP", "TCPIPDevices",
+                "TCPIP", "TCPIPDevices", "TCPIPRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "TCPIPTests", dependencies: ["TCPIP"]),
         .testTarget(name: "TCPIPDevicesTests", dependencies: ["TCPIP", "TCPIPDevices"]),
+        .testTarget(name: "TCPIPRuntimeTests", dependencies: ["TCPIP", "TCPIPDevices", "TCPIPRuntime"]),
         .testTarget(name: "tcpipTests", dependencies: ["TCPIP", "TCPIPDevices", "tcpip"]),
         // Benchmarks: executables that print figures (see BENCHMARKS.md).
         .executableTarget(name: "checksum-bench", dependencies: ["TCPIP"], path: "Benchmarks/checksum-bench"),

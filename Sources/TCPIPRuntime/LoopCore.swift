@@ -1,0 +1,428 @@
+import TCPIP
+
+/// What the loop knows of one stream the application holds (loop thread only).
+final class StreamState {
+    let handle: ConnectionHandle
+    let connection: TCPConnection
+    /// The peer's FIN arrived: reads return [] once the buffer is empty.
+    var peerClosed = false
+    /// The connection reached CLOSED; `endError` says why (nil: normally).
+    var ended = false
+    var endError: TCPError? = nil
+    /// `shutdownWrite()` was called.
+    var writeShut = false
+    /// In the loop's `waiting` list (serviced every round).
+    var isListedWaiting = false
+
+    var hasWaiter: Bool { reader != nil || writer != nil || connectWaiter != nil }
+
+    var connectWaiter: (waiter: Waiter, continuation: CheckedContinuation<(ConnectionHandle, FourTuple), any Error>, deadline: Instant)?
+    var reader: (waiter: Waiter, maxBytes: Int, continuation: CheckedContinuation<[UInt8], any Error>)?
+    var writer: (waiter: Waiter, bytes: [UInt8], offset: Int, continuation: CheckedContinuation<Void, any Error>)?
+
+    init(handle: ConnectionHandle, connection: TCPConnection) {
+        self.handle = handle
+        self.connection = connection
+    }
+
+    /// The error an operation on an ended stream reports.
+    var terminalError: TCPStreamError { endError.map(TCPStreamError.init) ?? .closed }
+}
+
+/// A listening port and the `accept` calls waiting on it (loop thread only).
+final class ListenerState {
+    let port: UInt16
+    var waiters: [(waiter: Waiter, continuation: CheckedContinuation<(ConnectionHandle, FourTuple), any Error>)] = []
+    init(port: UInt16) { self.port = port }
+}
+
+/// Everything the loop thread owns: the host, the interface, the streams and listeners
+/// with their waiting continuations. Never touched from another thread.
+final class LoopCore {
+    static let readBatch = 256
+    static let writeBatch = 1024
+
+    let host: IPv4Host
+    let processor: any PacketProcessor
+    let interface: any PacketInterface
+    let inBuffer: UnsafeMutableRawBufferPointer
+    let outBuffer: UnsafeMutableRawBufferPointer
+
+    var streams: [ConnectionHandle: StreamState] = [:]
+    /// Streams with a pending connect, read or write: the only ones each round looks at,
+    /// so idle streams cost nothing per packet. (Their events wait in the connection's
+    /// bounded queue until an operation registers.)
+    var waiting: [ConnectionHandle] = []
+    var listeners: [UInt16: ListenerState] = [:]
+    /// Connections the application let go of that have not finished yet (counted once finished).
+    var draining: [(handle: ConnectionHandle, connection: TCPConnection)] = []
+    /// Set when a dispatch step read or wrote a connection (a flush must follow).
+    var touched = false
+
+    // Statistics.
+    var rounds = 0
+    var deviceWriteDrops = 0
+    var retiredRetransmits = 0
+    var retiredTimeouts = 0
+    var failure: String? = nil
+
+    // Shutdown.
+    var stopping = false
+    var stopDeadline: Instant? = nil
+    var stopWaiters: [CheckedContinuation<Void, Never>] = []
+    var earliestConnectDeadline: Instant? = nil
+
+    init(processor: any PacketProcessor, interface: any PacketInterface) {
+        self.host = processor.tcpHost
+        self.processor = processor
+        self.interface = interface
+        inBuffer = .allocate(byteCount: 65536, alignment: 16)
+        outBuffer = .allocate(byteCount: max(processor.maximumPacketSize, 68), alignment: 16)
+    }
+
+    deinit {
+        inBuffer.deallocate()
+        outBuffer.deallocate()
+    }
+
+    // MARK: device I/O
+
+    /// Reads packets until EAGAIN or the batch bound; true when the bound stopped it.
+    func receive<D: PacketInterface, P: PacketProcessor>(from d: D, into p: P, now: Instant) throws -> Bool {
+        for _ in 0..<LoopCore.readBatch {
+            guard let n = try d.read(into: inBuffer) else { return false }
+            p.receive(packet: UnsafeRawBufferPointer(rebasing: inBuffer[0..<n]), now: now)
+        }
+        return true
+    }
+
+    /// Writes what the host has to send; true when the batch bound stopped it.
+    func flush<D: PacketInterface, P: PacketProcessor>(to d: D, from p: P, now: Instant) throws -> Bool {
+        touched = false
+        for _ in 0..<LoopCore.writeBatch {
+            let n = p.poll(now: now, into: outBuffer)
+            if n == 0 { return false }
+            if try !d.write(UnsafeRawBufferPointer(rebasing: outBuffer[0..<n])) { deviceWriteDrops += 1 }
+        }
+        return true
+    }
+
+    // MARK: events to continuations
+
+    /// Hands accepted connections to waiting `accept` calls, and each stream's events and
+    /// buffer levels to its waiting connect/read/write.
+    func dispatch(now: Instant) {
+        for l in listeners.values where !l.waiters.isEmpty {
+            while !l.waiters.isEmpty, let h = host.accept(port: l.port), let c = host.connection(h) {
+                streams[h] = StreamState(handle: h, connection: c)
+                l.waiters.removeFirst().continuation.resume(returning: (h, c.tuple))
+            }
+        }
+        earliestConnectDeadline = nil
+        var keep = 0
+        for i in waiting.indices {
+            let h = waiting[i]
+            guard let s = streams[h] else { continue }
+            service(s, now: now)
+            if s.hasWaiter && streams[h] != nil {
+                waiting[keep] = h
+                keep += 1
+            } else {
+                s.isListedWaiting = false
+            }
+        }
+        waiting.removeLast(waiting.count - keep)
+        if !draining.isEmpty {
+            draining.removeAll { d in
+                let c = d.connection
+                while c.nextEvent() != nil {}
+                guard c.state == .closed else { return false }
+                retire(c)
+                return true
+            }
+        }
+    }
+
+    /// Lists a stream whose operation is still pending after its first try.
+    func noteWaiting(_ s: StreamState) {
+        guard s.hasWaiter, !s.isListedWaiting else { return }
+        s.isListedWaiting = true
+        waiting.append(s.handle)
+    }
+
+    func retire(_ c: TCPConnection) {
+        let k = c.counters
+        retiredRetransmits += k.retransmittedSegments
+        retiredTimeouts += k.timeouts
+    }
+
+    /// Takes the connection's events and state into the stream's flags.
+    func refresh(_ s: StreamState) {
+        let c = s.connection
+        while let e = c.nextEvent() {
+            switch e {
+            case .peerClosed: s.peerClosed = true
+            case .closed(let error): s.ended = true; s.endError = error
+            default: break
+            }
+        }
+        // Levels, in case an event was coalesced away.
+        switch c.state {
+        case .closeWait, .lastAck, .closing, .timeWait: s.peerClosed = true
+        case .closed: s.ended = true
+        default: break
+        }
+    }
+
+    func service(_ s: StreamState, now: Instant) {
+        let c = s.connection
+        refresh(s)
+        if let w = s.connectWaiter {
+            if c.state.isSynchronized && c.state != .synReceived {
+                s.connectWaiter = nil
+                w.continuation.resume(returning: (s.handle, c.tuple))
+            } else if s.ended {
+                s.connectWaiter = nil
+                streams[s.handle] = nil
+                retire(c)
+                w.continuation.resume(throwing: s.terminalError)
+            } else if now >= w.deadline {
+                s.connectWaiter = nil
+                streams[s.handle] = nil
+                host.abort(s.handle)
+                touched = true
+                retire(c)
+                w.continuation.resume(throwing: TCPStreamError.timedOut)
+            } else if earliestConnectDeadline.map({ w.deadline < $0 }) ?? true {
+                earliestConnectDeadline = w.deadline
+            }
+            return
+        }
+        if s.reader != nil { serviceRead(s) }
+        if s.writer != nil { serviceWrite(s) }
+    }
+
+    func serviceRead(_ s: StreamState) {
+        guard let r = s.reader else { return }
+        refresh(s)
+        let c = s.connection
+        let available = c.readableBytes
+        if available > 0 {
+            s.reader = nil
+            let n = min(available, max(1, r.maxBytes))
+            let bytes = [UInt8](unsafeUninitializedCapacity: n) { buffer, count in
+                count = c.read(into: UnsafeMutableRawBufferPointer(buffer))
+            }
+            host.wake(s.handle)
+            touched = true
+            r.continuation.resume(returning: bytes)
+        } else if s.peerClosed || (s.ended && s.endError == nil) {
+            s.reader = nil
+            r.continuation.resume(returning: [])
+        } else if s.ended {
+            s.reader = nil
+            r.continuation.resume(throwing: s.terminalError)
+        }
+    }
+
+    func serviceWrite(_ s: StreamState) {
+        guard var w = s.writer else { return }
+        refresh(s)
+        let c = s.connection
+        if s.ended || s.writeShut {
+            s.writer = nil
+            w.continuation.resume(throwing: s.ended ? s.terminalError : TCPStreamError.closed)
+            return
+        }
+        let n = w.bytes.withUnsafeBytes { all in
+            c.write(UnsafeRawBufferPointer(rebasing: all[w.offset...]))
+        }
+        if n > 0 {
+            host.wake(s.handle)
+            touched = true
+        }
+        w.offset += n
+        if w.offset == w.bytes.count {
+            s.writer = nil
+            w.continuation.resume()
+            return
+        }
+        switch c.state {
+        case .synSent, .synReceived, .established, .closeWait:
+            s.writer = w  // waits for room
+        default:
+            s.writer = nil
+            w.continuation.resume(throwing: TCPStreamError.closed)
+        }
+    }
+
+    // MARK: commands from the API
+
+    func cancel(_ waiter: Waiter) {
+        for l in listeners.values {
+            if let i = l.waiters.firstIndex(where: { $0.waiter === waiter }) {
+                l.waiters.remove(at: i).continuation.resume(throwing: CancellationError())
+                return
+            }
+        }
+        for s in streams.values {
+            if let w = s.connectWaiter, w.waiter === waiter {
+                s.connectWaiter = nil
+                streams[s.handle] = nil
+                host.abort(s.handle)
+                retire(s.connection)
+                w.continuation.resume(throwing: CancellationError())
+                return
+            }
+            if let r = s.reader, r.waiter === waiter {
+                s.reader = nil
+                r.continuation.resume(throwing: CancellationError())
+                return
+            }
+            if let w = s.writer, w.waiter === waiter {
+                s.writer = nil
+                w.continuation.resume(throwing: CancellationError())
+                return
+            }
+        }
+        // Not registered: either already resumed, or its registration comes later and
+        // will see the flag.
+    }
+
+    /// The application let go of a stream: graceful close if still open, then forget it.
+    func release(_ h: ConnectionHandle, abort: Bool) {
+        guard let s = streams.removeValue(forKey: h) else { return }
+        let c = s.connection
+        if abort { host.abort(h) } else { c.close(fully: true); host.wake(h) }
+        failPending(s, with: .closed)
+        if c.state == .closed { retire(c) } else { draining.append((h, c)) }
+    }
+
+    func failPending(_ s: StreamState, with error: TCPStreamError) {
+        if let r = s.reader { s.reader = nil; r.continuation.resume(throwing: error) }
+        if let w = s.writer { s.writer = nil; w.continuation.resume(throwing: error) }
+        if let w = s.connectWaiter { s.connectWaiter = nil; w.continuation.resume(throwing: error) }
+    }
+
+    func stopListening(port: UInt16) {
+        guard let l = listeners.removeValue(forKey: port) else { return }
+        for w in l.waiters { w.continuation.resume(throwing: TCPStreamError.closed) }
+        // Connections spawned and never accepted are reset: the established ones now,
+        // half-open ones (SYN-RECEIVED, no handle to wake the host with) when the host
+        // next polls them.
+        while let h = host.accept(port: port) {
+            if let c = host.connection(h) { draining.append((h, c)) }
+            host.abort(h)
+        }
+        for c in host.connections where c.tuple.localPort == port && c.state == .synReceived {
+            c.abort()
+        }
+        host.stopListening(port: port)
+    }
+
+    // MARK: shutdown
+
+    /// Closes everything gracefully; the loop exits once no connection has anything left
+    /// to exchange, or at `now + grace` (then the rest is reset).
+    func beginShutdown(grace: Duration, now: Instant) {
+        if !stopping {
+            stopping = true
+            stopDeadline = now + grace
+        } else if let d = stopDeadline, now + grace < d {
+            stopDeadline = now + grace
+        }
+        for port in Array(listeners.keys) { stopListening(port: port) }
+        for h in Array(streams.keys) {
+            if let s = streams[h] { failPending(s, with: .stackStopped) }
+            release(h, abort: false)
+        }
+    }
+
+    func shouldExit(now: Instant) -> Bool {
+        guard stopping else { return false }
+        if let d = stopDeadline, now >= d { return true }
+        return host.connections.allSatisfy { $0.state == .closed || $0.state == .timeWait }
+    }
+
+    /// Resets every connection still open and fails every pending operation.
+    func abortEverything() {
+        for l in listeners.values {
+            for w in l.waiters { w.continuation.resume(throwing: TCPStreamError.stackStopped) }
+        }
+        listeners.removeAll()
+        for s in streams.values {
+            failPending(s, with: .stackStopped)
+            host.abort(s.handle)
+        }
+        for d in draining where d.connection.state != .closed { host.abort(d.handle) }
+        streams.removeAll()
+    }
+
+    func finishStop() {
+        for w in stopWaiters { w.resume() }
+        stopWaiters.removeAll()
+    }
+
+    func nextWakeup(now: Instant) -> Instant? {
+        var d = processor.nextDeadline
+        if let c = earliestConnectDeadline { d = d.map { min($0, c) } ?? c }
+        if let s = stopDeadline { d = d.map { min($0, s) } ?? s }
+        // Draining connections are polled by the host's own deadlines; a bounded nap keeps
+        // the level checks of `draining` and `stopping` fresh without spinning.
+        if stopping || !draining.isEmpty {
+            let cap = now + .milliseconds(50)
+            d = d.map { min($0, cap) } ?? cap
+        }
+        return d
+    }
+
+    var statistics: TCPStackStatistics {
+        var s = TCPStackStatistics()
+        s.host = host.counters
+        s.connections = host.connectionCount
+        s.openStreams = streams.count
+        s.retransmittedSegments = retiredRetransmits
+        s.timeouts = retiredTimeouts
+        for c in host.connections {
+            let k = c.counters
+            s.retransmittedSegments += k.retransmittedSegments
+            s.timeouts += k.timeouts
+        }
+        s.deviceWriteDrops = deviceWriteDrops
+        s.loopRounds = rounds
+        s.failure = failure
+        return s
+    }
+}
+
+/// Counters of a running stack.
+public struct TCPStackStatistics: Sendable, Hashable, CustomStringConvertible {
+    /// Packets in and out, drops by reason, RSTs, connections opened/spawned/removed.
+    public var host = HostCounters()
+    /// Connections in the host's table (TIME-WAIT included).
+    public var connections = 0
+    /// Streams the application holds.
+    public var openStreams = 0
+    /// Segments retransmitted, summed over connections (live and finished ones the runtime saw).
+    public var retransmittedSegments = 0
+    /// Retransmission timeouts, summed likewise.
+    public var timeouts = 0
+    /// Packets the interface refused (its queue was full).
+    public var deviceWriteDrops = 0
+    public var loopRounds = 0
+    /// Why the loop stopped on its own (a device error), if it did.
+    public var failure: String? = nil
+
+    public init() {}
+
+    public var description: String {
+        var lines = [
+            "packets in \(host.packetsIn), out \(host.packetsOut); RSTs sent for closed ports \(host.resetsSent)",
+            "connections: opened \(host.connectionsOpened), accepted-side spawned \(host.connectionsSpawned), removed \(host.connectionsRemoved), in table \(connections), streams \(openStreams)",
+            "retransmitted segments \(retransmittedSegments), RTO timeouts \(timeouts), device write drops \(deviceWriteDrops)",
+            "drops (\(host.drops.total)): \(host.drops)",
+        ]
+        if let failure { lines.append("loop failure: \(failure)") }
+        return lines.joined(separator: "\n")
+    }
+}

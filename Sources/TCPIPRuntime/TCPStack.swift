@@ -1,0 +1,124 @@
+import TCPIP
+import TCPIPDevices
+
+/// A TCP/IP stack on a real link: an `IPv4Host` driven by its own event-loop thread.
+///
+/// Safe from any task: every call is posted to the loop, which alone touches the host.
+/// Keep the stack alive while its streams are in use: `shutdown()` closes everything
+/// gracefully; dropping the last reference resets whatever is still open.
+///
+/// ```swift
+/// let tun = try TunTapDevice(name: "tun0", kind: .tun)       // kernel side: 192.0.2.1/24
+/// let stack = try TCPStack(interface: tun, address: IPv4Address(192, 0, 2, 2))
+/// let listener = try await stack.listen(port: 7)
+/// for try await stream in listener {
+///     Task {
+///         while let bytes = try? await stream.read(), !bytes.isEmpty { try? await stream.write(bytes) }
+///         stream.close()
+///     }
+/// }
+/// let s = try await stack.connect(to: IPv4Address(192, 0, 2, 1), port: 80, timeout: .seconds(5))
+/// ```
+///
+/// Socket options are `TCPConfiguration` fields: `noDelay`, `keepalive` (with
+/// `keepaliveIdle`/`keepaliveInterval`/`keepaliveProbes`), `sendBufferSize`,
+/// `receiveBufferSize`, ... The stack's `configuration` applies to accepted
+/// connections; `connect` may take its own.
+public final class TCPStack: Sendable {
+    let loop: EventLoop
+    public let address: IPv4Address
+    public let configuration: TCPConfiguration
+    public let mtu: Int
+
+    /// Starts a stack with address `address` on `interface` (a TUN device, or any
+    /// `PacketInterface` carrying IPv4 packets).
+    ///
+    /// - Parameters:
+    ///   - mtu: the largest IPv4 packet sent; the MSS offered follows from it unless the
+    ///     configuration's is smaller.
+    ///   - seed: keys the ephemeral-port and ISN hashes (random by default).
+    public convenience init(interface: some PacketInterface, address: IPv4Address, configuration: TCPConfiguration = .default,
+                mtu: Int = 1500, seed: UInt64 = UInt64.random(in: 0...UInt64.max)) throws {
+        if let device = interface as? TunTapDevice, device.kind == .tap { throw TCPStackError.tapNeedsEthernetInterface }
+        var config = configuration
+        config.maximumSegmentSize = min(config.maximumSegmentSize, max(64, mtu - 40))
+        let host = IPv4Host(address: address, configuration: config, mtu: mtu, seed: seed)
+        try self.init(interface: interface, processor: host)
+    }
+
+    /// Starts a stack whose sans-IO side the caller built: `processor` (an `IPv4Host`, or
+    /// a fuller interface around one) is fed by `interface`. From now on only the loop
+    /// thread may touch `processor`.
+    public init(interface: some PacketInterface, processor: some PacketProcessor) throws {
+        let host = processor.tcpHost
+        self.address = host.address
+        self.configuration = host.configuration
+        self.mtu = host.mtu
+        loop = try EventLoop(core: LoopCore(processor: processor, interface: interface))
+        try loop.start()
+    }
+
+    deinit {
+        loop.post { core in
+            guard let core else { return }
+            core.beginShutdown(grace: .zero, now: MonotonicClock.now())
+        }
+    }
+
+    /// Starts listening on `port`; connections are taken with the listener's `accept()`.
+    public func listen(port: UInt16, backlog: Int = 128) async throws -> TCPListener {
+        let port: UInt16 = try await loop.perform { core, _, continuation in
+            guard !core.stopping else { continuation.resume(throwing: TCPStreamError.stackStopped); return }
+            do throws(HostError) {
+                try core.host.listen(port: port, backlog: backlog)
+                core.listeners[port] = ListenerState(port: port)
+                continuation.resume(returning: port)
+            } catch {
+                continuation.resume(throwing: TCPStreamError(error))
+            }
+        }
+        return TCPListener(loop: loop, port: port, address: address)
+    }
+
+    /// Opens a connection (see `TCPStream.connect`).
+    public func connect(to address: IPv4Address, port: UInt16, timeout: Duration = .seconds(75),
+                        configuration: TCPConfiguration? = nil) async throws -> TCPStream {
+        try await TCPStream.connect(to: address, port: port, on: self, timeout: timeout, configuration: configuration)
+    }
+
+    /// The stack's counters now (their last values once it has stopped).
+    public func statistics() async -> TCPStackStatistics {
+        if let s = await loop.query({ $0.statistics }) { return s }
+        return loop.finalStatistics.withLock { $0 } ?? TCPStackStatistics()
+    }
+
+    /// Connections in the host's table (TIME-WAIT included).
+    public func connectionCount() async -> Int {
+        await loop.query { $0.host.connectionCount } ?? 0
+    }
+
+    /// Stops listening, closes every stream (pending operations fail with
+    /// `.stackStopped`), waits until the peers have acknowledged the FINs or
+    /// `gracePeriod` has passed, resets what is left and stops the loop thread.
+    public func shutdown(gracePeriod: Duration = .seconds(2)) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            loop.post { core in
+                guard let core else { continuation.resume(); return }
+                core.stopWaiters.append(continuation)
+                core.beginShutdown(grace: gracePeriod, now: MonotonicClock.now())
+            }
+        }
+    }
+}
+
+/// Why a stack could not start.
+public enum TCPStackError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// A TAP device carries Ethernet frames; an `IPv4Host` alone reads raw IPv4 (TUN).
+    case tapNeedsEthernetInterface
+
+    public var description: String {
+        switch self {
+        case .tapNeedsEthernetInterface: "TAP needs the Ethernet interface (not yet); use a TUN device"
+        }
+    }
+}

@@ -1,0 +1,165 @@
+import ArgumentParser
+import Dispatch
+import TCPIP
+import TCPIPDevices
+import TCPIPRuntime
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `tcpip serve echo|discard`: a TCP service on our own stack, reachable through a TUN
+/// device. SIGINT/SIGTERM close the connections and exit 0; SIGUSR1 prints the counters.
+struct Serve: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve echo (RFC 862) or discard (RFC 863) over TCP on the userspace stack, through a TUN device.",
+        discussion: """
+        The device is attached to when it exists (made with `ip tuntap add`, its kernel side \
+        configured by the caller); otherwise it is created and brought up, and the caller \
+        gives the kernel side an address (e.g. `ip addr add 192.0.2.1/24 dev tun0`).
+        Example: tcpip serve echo --tun tun0 --ip 192.0.2.2/24 --port 7
+        SIGINT or SIGTERM: connections are closed (FIN, then RST after 3 s), counters printed, exit 0.
+        SIGUSR1: counters printed.
+        """
+    )
+
+    enum Service: String, ExpressibleByArgument, CaseIterable {
+        case echo, discard
+    }
+
+    @Argument(help: "The service: echo or discard.")
+    var service: Service
+
+    @Option(help: "TUN device name (raw IPv4 packets).")
+    var tun: String?
+
+    @Option(help: "TAP device name (Ethernet frames): not yet supported.")
+    var tap: String?
+
+    @Option(help: "Our address and prefix length, e.g. 192.0.2.2/24.")
+    var ip: String
+
+    @Option(help: "TCP port to listen on.")
+    var port: UInt16
+
+    @Option(help: "The stack's MTU (also the device's when this command creates it).")
+    var mtu: Int?
+
+    /// The address and prefix of `--ip`.
+    static func parseAddress(_ text: String) throws -> (IPv4Address, Int) {
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count <= 2, let address = IPv4Address(parts[0]) else {
+            throw ValidationError("--ip: '\(text)' is not ADDR/PREFIX (e.g. 192.0.2.2/24)")
+        }
+        var prefix = 32
+        if parts.count == 2 {
+            guard let p = Int(parts[1]), (0...32).contains(p) else {
+                throw ValidationError("--ip: prefix '\(parts[1])' is not 0...32")
+            }
+            prefix = p
+        }
+        return (address, prefix)
+    }
+
+    func validate() throws {
+        if tap != nil {
+            throw ValidationError("--tap: TAP needs the Ethernet interface (not yet); use --tun")
+        }
+        guard let tun, !tun.isEmpty else { throw ValidationError("give the device: --tun NAME") }
+        _ = try Serve.parseAddress(ip)
+        guard port != 0 else { throw ValidationError("--port must be 1...65535") }
+        if let mtu, !(68...65535).contains(mtu) { throw ValidationError("--mtu must be 68...65535") }
+    }
+
+    func run() throws {
+        // Signals are taken by sigwait on this thread: block them before any other thread starts.
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        for s in [SIGINT, SIGTERM, SIGUSR1] { sigaddset(&signals, s) }
+        pthread_sigmask(SIG_BLOCK, &signals, nil)
+
+        let name = tun!
+        let (address, _) = try Serve.parseAddress(ip)
+        let existed = access("/sys/class/net/\(name)", F_OK) == 0
+        let device = try TunTapDevice(name: name, kind: .tun)
+        if !existed {
+            if let mtu { try device.setMTU(mtu) }
+            try device.setUp()
+        }
+        let stackMTU = mtu ?? ((try? device.mtu()) ?? 1500)
+        let stack = try TCPStack(interface: device, address: address, mtu: stackMTU)
+        let listener = try blocking { try await stack.listen(port: port) }
+        let mode = service
+        let server = Task {
+            await withTaskGroup(of: Void.self) { group in
+                do {
+                    for try await stream in listener {
+                        group.addTask { await Serve.handle(stream, mode) }
+                    }
+                } catch {}
+            }
+        }
+        print("serving \(mode.rawValue) on \(address):\(port) through \(existed ? "existing" : "new") TUN \(device.name) (MTU \(stackMTU))")
+        fflush(nil)
+
+        while true {
+            var received: Int32 = 0
+            guard sigwait(&signals, &received) == 0 else { continue }
+            if received == SIGUSR1 {
+                let s = blocking { await stack.statistics() }
+                print("counters:\n\(s)")
+                fflush(nil)
+                continue
+            }
+            print("signal \(received == SIGINT ? "SIGINT" : "SIGTERM"): closing connections")
+            fflush(nil)
+            listener.close()
+            blocking { await stack.shutdown(gracePeriod: .seconds(3)) }
+            server.cancel()
+            let s = blocking { await stack.statistics() }
+            print("counters:\n\(s)")
+            fflush(nil)
+            return
+        }
+    }
+
+    static func handle(_ stream: TCPStream, _ mode: Service) async {
+        do {
+            while true {
+                let bytes = try await stream.read(maxBytes: 65536)
+                if bytes.isEmpty { break }
+                if mode == .echo { try await stream.write(bytes) }
+            }
+            stream.close()
+        } catch {
+            stream.abort()
+        }
+    }
+}
+
+/// Runs an async operation to completion from synchronous code (the command's main thread).
+private func blocking<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
+    let box = ResultBox<T>()
+    let done = DispatchSemaphore(value: 0)
+    Task {
+        do { box.result = .success(try await body()) } catch { box.result = .failure(error) }
+        done.signal()
+    }
+    done.wait()
+    return try box.result!.get()
+}
+
+private func blocking<T: Sendable>(_ body: @escaping @Sendable () async -> T) -> T {
+    let box = ResultBox<T>()
+    let done = DispatchSemaphore(value: 0)
+    Task {
+        box.result = .success(await body())
+        done.signal()
+    }
+    done.wait()
+    return try! box.result!.get()
+}
+
+/// Written by one task before the semaphore is signalled, read after the wait.
+private final class ResultBox<T>: @unchecked Sendable {
+    var result: Result<T, any Error>?
+}

@@ -34,5 +34,7 @@ let package = Package(
         // Sans-IO application logic for `tcpip serve`/`tcpip fetch` (HTTP, echo, discard); no dependencies.
         .target(name: "TCPIPApps"),
         .testTarget(name: "TCPIPAppsTests", dependencies: ["TCPIPApps"]),
+        .target(name: "MallocCounter", path: "Benchmarks/MallocCounter"),
+        .executableTarget(name: "tcp-bench", dependencies: ["TCPIP", "MallocCounter"], path: "Benchmarks/tcp-bench"),
     ]
 )

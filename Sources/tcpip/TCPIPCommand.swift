@@ -5,6 +5,6 @@ struct TCPIPCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tcpip",
         abstract: "A userspace TCP/IP stack in Swift: tools around it.",
-        subcommands: [Decode.self]
+        subcommands: [Decode.self, Demo.self]
     )
 }

@@ -1,0 +1,310 @@
+/// One TCP connection: the RFC 9293 state machine as a deterministic, sans-IO object.
+///
+/// Nothing here reads a clock or touches the network. The owner
+/// - feeds arriving segments to `handle(segment:now:)` (SegmentArrives.swift),
+/// - calls `poll(now:into:)` until it returns 0 to collect segments to send (Output.swift),
+///   and again no later than `nextDeadline` (Timers.swift),
+/// - moves bytes with `write` / `read`, ends with `close` / `abort`,
+/// - drains `nextEvent()`.
+///
+/// Files, by concern: State.swift (the states), Configuration.swift (every default),
+/// Events.swift (events, errors, counters), SegmentArrives.swift (RFC 9293 §3.10.7),
+/// Output.swift (what to send: SYN, data, FIN, ACK, RST; Nagle and SWS avoidance),
+/// Timers.swift (retransmission, persist, delayed ACK, keepalive, TIME-WAIT, FIN-WAIT-2),
+/// LossRecovery.swift (duplicate ACKs, fast retransmit, NewReno, SACK recovery),
+/// Options.swift (MSS, window scale, timestamps, SACK negotiation; PAWS),
+/// Reset.swift (RST for segments that match no connection).
+///
+/// Passive open: the stack makes one LISTEN connection per arriving SYN (with the full
+/// four-tuple) and hands it the SYN with `acceptSYN(segment:iss:now:)` (or `handle`,
+/// which then uses the ISS given to `listen`).
+public final class TCPConnection {
+    public internal(set) var tuple: FourTuple
+    let config: TCPConfiguration
+
+    public private(set) var state: TCPState = .closed
+    /// True when this side started with `listen` (RFC 9293: RST in SYN-RECEIVED returns to LISTEN).
+    let passiveOpen: Bool
+
+    // MARK: send sequence space (RFC 9293 §3.3.1)
+    var iss = SequenceNumber(0)
+    var sndUna = SequenceNumber(0)
+    /// Next sequence number to send. After a retransmission timeout it goes back to SND.UNA
+    /// (go-back-N); `sndMax` keeps the highest ever sent.
+    var sndNxt = SequenceNumber(0)
+    var sndMax = SequenceNumber(0)
+    /// Send window in bytes (already scaled).
+    var sndWnd = 0
+    var sndWl1 = SequenceNumber(0)
+    var sndWl2 = SequenceNumber(0)
+    /// The largest window the peer ever offered (RFC 5961 §5 MAX.SND.WND, sender SWS).
+    var maxSndWnd = 0
+    /// Sequence number of the first byte in `sendBuffer`.
+    var bufferSeq = SequenceNumber(0)
+    /// Urgent pointer: sequence number just past the last urgent byte (RFC 6093).
+    var sndUp: SequenceNumber?
+
+    // MARK: receive sequence space
+    var irs = SequenceNumber(0)
+    var rcvNxt = SequenceNumber(0)
+    /// Right edge of the window we last advertised; it never moves left (RFC 9293 §3.8.6.2.2).
+    var rcvAdvertisedEdge = SequenceNumber(0)
+    /// RCV.UP: sequence number just past the peer's urgent data.
+    var rcvUp: SequenceNumber?
+    /// A FIN that arrived ahead of missing data.
+    var outOfOrderFin: SequenceNumber?
+    var finReceived = false
+
+    // MARK: negotiated options
+    /// The peer's MSS option (536 when its SYN had none).
+    var peerMSS = 536
+    var sndShift: UInt8 = 0
+    var rcvShift: UInt8 = 0
+    var windowScaleNegotiated = false
+    var timestampsEnabled = false
+    var sackEnabled = false
+    /// TS.Recent and when it was set (RFC 7323 §5.5 invalidates it after 24 days idle).
+    var tsRecent: UInt32 = 0
+    var tsRecentTime = Instant.zero
+    var tsRecentValid = false
+    var lastAckSent = SequenceNumber(0)
+    /// Added to the millisecond clock to form TSval.
+    var tsOffset: UInt32 = 0
+
+    // MARK: buffers
+    var sendBuffer: SendBuffer
+    var receiveBuffer: ReceiveBuffer
+    /// close() was called: a FIN follows the queued data.
+    var finQueued = false
+    /// close(fully: true): the application will not read again.
+    var fullyClosed = false
+
+    // MARK: what to send
+    var ackNow = false
+    /// In-order bytes received since our last ACK (delayed ACK: every second full segment).
+    var bytesSinceAck = 0
+    /// Zero-window probes sent since the peer last answered.
+    var unansweredProbes = 0
+    var pendingReset: (seq: SequenceNumber, ack: SequenceNumber?)?
+    var dsack: SACKBlock?
+    var persistProbePending = false
+    var keepaliveProbePending = false
+    /// Force out one segment of new data despite Nagle / sender SWS (persist override).
+    var forceSend = false
+    var lastInvalidACK: Instant?
+    var lastSendTime: Instant?
+    var lastReceiveTime: Instant
+
+    // MARK: timers (Timers.swift)
+    var retransmitDeadline: Instant?
+    var persistDeadline: Instant?
+    var delayedACKDeadline: Instant?
+    var keepaliveDeadline: Instant?
+    var timeWaitDeadline: Instant?
+    var finWait2Deadline: Instant?
+    var retransmitCount = 0
+    var persistBackoff = 0
+    var keepaliveProbesSent = 0
+
+    // MARK: RTT and congestion control
+    var rtt: RTTEstimator
+    /// Karn: the segment being timed when timestamps are off.
+    var timedSeq: SequenceNumber?
+    var timedAt = Instant.zero
+    var cc: CongestionController
+
+    // MARK: loss recovery (LossRecovery.swift)
+    var dupAcks = 0
+    var inRecovery = false
+    var recover = SequenceNumber(0)
+    /// RFC 6675 HighRxt: the highest sequence number retransmitted in this recovery.
+    var highRxt = SequenceNumber(0)
+    /// One segment to retransmit at this sequence number regardless of cwnd (fast retransmit, partial ACK).
+    var retransmitAt: SequenceNumber?
+    var scoreboard = SACKScoreboard()
+
+    // MARK: events
+    var events: [TCPEvent] = []
+    var eventHead = 0
+    var internalCounters = TCPCounters()
+
+    init(tuple: FourTuple, configuration: TCPConfiguration, passive: Bool, now: Instant) {
+        let c = configuration.sanitized
+        self.tuple = tuple
+        self.config = c
+        self.passiveOpen = passive
+        sendBuffer = SendBuffer(capacity: c.sendBufferSize)
+        receiveBuffer = ReceiveBuffer(capacity: c.receiveBufferSize, maxOutOfOrderRanges: c.maximumOutOfOrderRanges)
+        rtt = RTTEstimator(initialRTO: c.initialRTO, minimumRTO: c.minimumRTO, maximumRTO: c.maximumRTO)
+        cc = CongestionController(c.congestionAlgorithm, maximumSegmentSize: min(536, c.maximumSegmentSize))
+        lastReceiveTime = now
+        events.reserveCapacity(8)
+    }
+
+    /// Active open (RFC 9293 §3.10.1): SYN-SENT; the SYN goes out on the next `poll`.
+    public static func connect(tuple: FourTuple, iss: SequenceNumber, configuration: TCPConfiguration = .default,
+                               now: Instant) -> TCPConnection {
+        let c = TCPConnection(tuple: tuple, configuration: configuration, passive: false, now: now)
+        c.setISS(iss)
+        c.setState(.synSent)
+        return c
+    }
+
+    /// Passive open: LISTEN. A SYN handed to `acceptSYN(segment:iss:now:)` (or to `handle`,
+    /// which then uses `iss`) moves it to SYN-RECEIVED. A remote port of 0 is taken from the SYN.
+    public static func listen(tuple: FourTuple, iss: SequenceNumber = SequenceNumber(0),
+                              configuration: TCPConfiguration = .default, now: Instant) -> TCPConnection {
+        let c = TCPConnection(tuple: tuple, configuration: configuration, passive: true, now: now)
+        c.setISS(iss)
+        c.setState(.listen)
+        return c
+    }
+
+    /// LISTEN + SYN with the given ISS (the stack's RFC 6528 generator). Equivalent to
+    /// `handle(segment:now:)` after choosing the ISS. Ignored outside LISTEN.
+    public func acceptSYN(segment: TCPHeaderView, iss: SequenceNumber, now: Instant) {
+        guard state == .listen else { return }
+        setISS(iss)
+        handle(segment: segment, now: now)
+    }
+
+    func setISS(_ s: SequenceNumber) {
+        iss = s; sndUna = s; sndNxt = s; sndMax = s; bufferSeq = s + 1; recover = s; highRxt = s
+        tsOffset = s.rawValue &* 2_654_435_761  // a per-connection offset (RFC 7323 §5.4), deterministic
+    }
+
+    // MARK: user calls (RFC 9293 §3.10.2–3.10.6)
+
+    /// Queues bytes for sending; returns how many the send buffer took (0 when full or closing).
+    public func write(_ bytes: UnsafeRawBufferPointer) -> Int {
+        guard state.acceptsWrites, !finQueued else { return 0 }
+        return sendBuffer.append(bytes)
+    }
+
+    /// Copies in-order received bytes out; returns how many (0 when none are ready).
+    public func read(into buffer: UnsafeMutableRawBufferPointer) -> Int {
+        let n = receiveBuffer.read(into: buffer)
+        if n > 0, state.receivesData {
+            // Window update once the window we could offer has at least doubled and grown by
+            // min(half the buffer, one MSS) (RFC 9293 §3.8.6.2.2; Linux's doubling rule).
+            let current = max(0, rcvAdvertisedEdge - rcvNxt)
+            let possible = advertisableWindow()
+            if possible >= 2 * current && possible - current >= min(receiveBuffer.capacity / 2, config.maximumSegmentSize) {
+                ackNow = true
+            }
+        }
+        return n
+    }
+
+    /// Bytes ready to read.
+    public var readableBytes: Int { receiveBuffer.readable }
+    /// Room left in the send buffer.
+    public var writableBytes: Int { state.acceptsWrites && !finQueued ? sendBuffer.freeSpace : 0 }
+    /// Bytes written but not yet acknowledged.
+    public var unacknowledgedBytes: Int { sendBuffer.count }
+
+    /// Half-close (RFC 9293 §3.10.4): a FIN follows the queued data; the side keeps receiving.
+    /// `fully: true` says the application will not read again: unread data makes it a RST
+    /// (RFC 2525 §2.17), and FIN-WAIT-2 then times out after `finWait2Timeout`.
+    public func close(fully: Bool = false) {
+        if fully {
+            fullyClosed = true
+            if receiveBuffer.readable > 0 && state.isSynchronized && state != .timeWait {
+                abort()
+                return
+            }
+        }
+        switch state {
+        case .listen, .synSent:
+            terminate(nil)
+        case .synReceived, .established:
+            finQueued = true
+            if state == .established { setState(.finWait1) }
+        case .closeWait:
+            finQueued = true
+            setState(.lastAck)
+        case .finWait2:
+            if fully { finWait2Deadline = lastReceiveTime + config.finWait2Timeout }
+        default:
+            break
+        }
+    }
+
+    /// Abort (RFC 9293 §3.10.5): a RST where the peer knows us, then CLOSED with `.aborted`.
+    public func abort() {
+        switch state {
+        case .synReceived, .established, .finWait1, .finWait2, .closeWait:
+            pendingReset = (sndNxt, nil)
+        default: break
+        }
+        if state != .closed { terminate(.aborted) }
+    }
+
+    /// The next queued event, oldest first.
+    public func nextEvent() -> TCPEvent? {
+        guard eventHead < events.count else {
+            if !events.isEmpty { events.removeAll(keepingCapacity: true); eventHead = 0 }
+            return nil
+        }
+        let e = events[eventHead]
+        eventHead += 1
+        return e
+    }
+
+    public var counters: TCPCounters {
+        var c = internalCounters
+        c.smoothedRTT = rtt.smoothedRTT
+        c.retransmissionTimeout = rtt.rto
+        c.congestionWindow = cc.congestionWindow
+        c.slowStartThreshold = cc.slowStartThreshold
+        c.outOfOrderBytes = receiveBuffer.outOfOrderBytes
+        return c
+    }
+
+    /// CLOSED with nothing left to send: the stack may drop the connection.
+    public var isFinished: Bool { state == .closed && pendingReset == nil }
+
+    /// The send and receive variables, for tests and traces.
+    public var sendUnacknowledged: SequenceNumber { sndUna }
+    public var sendNext: SequenceNumber { sndNxt }
+    public var receiveNext: SequenceNumber { rcvNxt }
+    public var initialSendSequence: SequenceNumber { iss }
+    public var sendWindow: Int { sndWnd }
+
+    // MARK: internals shared by the other files
+
+    func post(_ e: TCPEvent) {
+        switch e {
+        case .readable, .writable, .peerClosed:
+            if events[eventHead...].contains(e) { return }
+        default: break
+        }
+        if events.count - eventHead >= config.eventQueueLimit { return }
+        if eventHead > 0 && eventHead == events.count { events.removeAll(keepingCapacity: true); eventHead = 0 }
+        events.append(e)
+    }
+
+    func setState(_ s: TCPState) {
+        guard s != state else { return }
+        let old = state
+        state = s
+        post(.stateChanged(from: old, to: s))
+    }
+
+    /// Enters CLOSED, drops every timer, reports `closed(error)`.
+    func terminate(_ error: TCPError?) {
+        guard state != .closed else { return }
+        setState(.closed)
+        retransmitDeadline = nil; persistDeadline = nil; delayedACKDeadline = nil
+        keepaliveDeadline = nil; timeWaitDeadline = nil; finWait2Deadline = nil
+        ackNow = false; persistProbePending = false; keepaliveProbePending = false; retransmitAt = nil
+        post(.closed(error))
+    }
+
+    /// Rate limit for ACKs answering data-less invalid segments (out-of-window, RFC 5961 challenges).
+    func invalidSegmentACKAllowed(now: Instant) -> Bool {
+        if let last = lastInvalidACK, now - last < config.invalidSegmentACKInterval { return false }
+        lastInvalidACK = now
+        return true
+    }
+}

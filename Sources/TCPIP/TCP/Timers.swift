@@ -1,0 +1,118 @@
+// Every timer of a connection, as deadlines checked by `poll` (no OS timers):
+// retransmission (RFC 6298, with SYN retries), persist (zero-window probes, RFC 9293 §3.8.6.1),
+// delayed ACK (RFC 9293 §3.8.6.3), keepalive (RFC 1122 §4.2.3.6), TIME-WAIT (2 × MSL)
+// and FIN-WAIT-2.
+
+extension TCPConnection {
+    /// The latest time `poll` must be called again (nil: no timer runs).
+    public var nextDeadline: Instant? {
+        var d: Instant? = nil
+        for t in [retransmitDeadline, persistDeadline, delayedACKDeadline, keepaliveDeadline,
+                  timeWaitDeadline, finWait2Deadline] {
+            if let t, d == nil || t < d! { d = t }
+        }
+        return d
+    }
+
+    /// Runs the timers whose deadline has passed.
+    func fireTimers(now: Instant) {
+        if let t = timeWaitDeadline, t <= now {
+            timeWaitDeadline = nil
+            terminate(nil)
+            return
+        }
+        if let t = finWait2Deadline, t <= now {
+            finWait2Deadline = nil
+            if state == .finWait2 { terminate(.timedOut); return }
+        }
+        if let t = retransmitDeadline, t <= now {
+            retransmitDeadline = nil
+            retransmissionTimeout(now: now)
+            if state == .closed { return }
+        }
+        if let t = persistDeadline, t <= now {
+            persistDeadline = nil
+            if sndMax == sndUna {
+                if unansweredProbes > config.maximumRetransmissions { terminate(.timedOut); return }
+                if sndWnd == 0 { persistProbePending = true } else { forceSend = true }
+            }
+        }
+        if let t = delayedACKDeadline, t <= now {
+            delayedACKDeadline = nil
+            ackNow = true
+        }
+        if let t = keepaliveDeadline, t <= now {
+            keepaliveDeadline = nil
+            keepaliveTimeout(now: now)
+        }
+    }
+
+    /// RFC 6298 §5.4–5.6: back off, go back to SND.UNA, collapse the congestion window
+    /// (RFC 5681 §3.1). SYN and SYN+ACK are retried `synRetries` times, data
+    /// `maximumRetransmissions` times; then the connection times out.
+    func retransmissionTimeout(now: Instant) {
+        guard sndMax > sndUna else { return }
+        retransmitCount += 1
+        internalCounters.timeouts += 1
+        let limit = (state == .synSent || state == .synReceived) ? config.synRetries : config.maximumRetransmissions
+        if retransmitCount > limit {
+            terminate(.timedOut)
+            return
+        }
+        rtt.backOff()
+        if state != .synSent && state != .synReceived {
+            cc.onRetransmissionTimeout(flightSize: flightSize, now: now)
+        }
+        inRecovery = false
+        dupAcks = 0
+        retransmitAt = nil
+        timedSeq = nil  // Karn: nothing sent from here on is timed until new data goes out
+        recover = sndMax  // RFC 6582 §3.2 step 4
+        highRxt = sndUna
+        scoreboard.removeAll()  // RFC 2018 §8: the receiver may have reneged
+        sndNxt = (state == .synSent || state == .synReceived) ? iss : sndUna
+        retransmitDeadline = now + rtt.rto
+    }
+
+    /// The interval before the next zero-window probe: RTO × 2^probes, at most the maximum RTO.
+    var persistInterval: Duration {
+        var d = rtt.rto
+        for _ in 0..<min(persistBackoff, 30) { d = min(d * 2, config.maximumRTO) }
+        return max(min(d, config.maximumRTO), config.minimumRTO)
+    }
+
+    /// Delayed ACK: ACK every second full segment at once, otherwise within the timeout.
+    func scheduleDelayedACK(bytes: Int, now: Instant) {
+        bytesSinceAck += bytes
+        let fullSegment = max(1, config.maximumSegmentSize - (timestampsEnabled ? 12 : 0))
+        if !config.delayedAcknowledgments || bytesSinceAck >= 2 * fullSegment {
+            ackNow = true
+        } else if delayedACKDeadline == nil {
+            delayedACKDeadline = now + config.delayedACKTimeout
+        }
+    }
+
+    /// (Re)starts the keepalive idle timer after activity.
+    func armKeepalive(now: Instant) {
+        unansweredProbes = 0
+        guard config.keepalive, state == .established || state == .closeWait else { return }
+        keepaliveProbesSent = 0
+        keepaliveDeadline = now + config.keepaliveIdle
+    }
+
+    func keepaliveTimeout(now: Instant) {
+        guard config.keepalive, state == .established || state == .closeWait else { return }
+        if sndMax != sndUna || sendBuffer.count > 0 && sndWnd > 0 {
+            // Data is moving or waiting; the retransmission timer watches the peer.
+            keepaliveDeadline = now + config.keepaliveIdle
+            return
+        }
+        if keepaliveProbesSent >= config.keepaliveProbes {
+            terminate(.timedOut)
+            return
+        }
+        keepaliveProbesSent += 1
+        keepaliveProbePending = true
+        keepaliveDeadline = now + config.keepaliveInterval
+    }
+}

@@ -1,0 +1,109 @@
+import Testing
+@testable import TCPIP
+
+@Suite struct ConnectionCloseTests {
+    @Test func fourWayClosePassesFinWaitAndTimeWaitOnOneSideAndCloseWaitLastAckOnTheOther() {
+        let p = Pair.clientServer()
+        p.run()
+        _ = events(p.a); _ = events(p.b)
+        p.a.close()
+        let fin = p.aToB()
+        #expect(fin.count == 1 && fin[0].flags == [.fin, .ack] && fin[0].seq == 101 && fin[0].ack == 2001)
+        #expect(p.b.state == .closeWait)
+        let ack = p.bToA()
+        #expect(ack.count == 1 && ack[0].flags == .ack && ack[0].ack == 102)
+        #expect(p.a.state == .finWait2)
+        p.b.close()
+        let fin2 = p.bToA()
+        #expect(fin2.count == 1 && fin2[0].flags == [.fin, .ack] && fin2[0].seq == 2001 && fin2[0].ack == 102)
+        #expect(p.b.state == .lastAck)
+        #expect(p.a.state == .timeWait)
+        let lastAck = p.aToB()
+        #expect(lastAck.count == 1 && lastAck[0].flags == .ack && lastAck[0].seq == 102 && lastAck[0].ack == 2002)
+        #expect(p.b.state == .closed)
+        #expect(stateChanges(events(p.a)) == [.finWait1, .finWait2, .timeWait])
+        #expect(events(p.b) == [.peerClosed, .stateChanged(from: .established, to: .closeWait),
+                                 .stateChanged(from: .closeWait, to: .lastAck),
+                                 .stateChanged(from: .lastAck, to: .closed), .closed(nil)])
+        // TIME-WAIT lasts 2 × MSL = 60 s.
+        #expect(p.a.nextDeadline == Instant(nanoseconds: 60_000_000_000))
+        p.now = Instant(nanoseconds: 60_000_000_000)
+        #expect(drain(p.a, now: p.now).isEmpty)
+        #expect(p.a.state == .closed && p.a.isFinished)
+        #expect(events(p.a) == [.stateChanged(from: .timeWait, to: .closed), .closed(nil)])
+    }
+
+    @Test func simultaneousCloseGoesThroughClosingToTimeWait() {
+        let p = Pair.clientServer()
+        p.run()
+        p.a.close(); p.b.close()
+        let fa = p.aToB(drop: { _ in true }), fb = p.bToA(drop: { _ in true })
+        #expect(fa.map(\.flags) == [[.fin, .ack]] && fb.map(\.flags) == [[.fin, .ack]])
+        for (seg, to) in [(fa[0], p.b), (fb[0], p.a)] {
+            let bytes = try! seg.header.segmentBytes(payload: [], source: to.tuple.remoteAddress, destination: to.tuple.localAddress)
+            bytes.withUnsafeBytes { to.handle(segment: try! TCPHeaderView($0), now: .zero) }
+        }
+        #expect(p.a.state == .closing && p.b.state == .closing)
+        p.run()
+        #expect(p.a.state == .timeWait && p.b.state == .timeWait)
+    }
+
+    @Test func halfCloseKeepsReceiving() {
+        let s = Script.established()
+        s.conn.close()
+        s.expect([.fin, .ack], seq: 101, ack: 2001)
+        s.send(.ack, seq: 2001, ack: 102)
+        #expect(s.conn.state == .finWait2)
+        s.send([.ack, .psh], seq: 2001, ack: 102, payload: Array(repeating: 7, count: 500))
+        #expect(s.read() == Array(repeating: 7, count: 500))
+        s.advance(by: .milliseconds(200))
+        s.expect(.ack, seq: 102, ack: 2501)
+    }
+
+    @Test func finIsRetransmittedLikeData() {
+        let s = Script.established()
+        s.conn.close()
+        s.expect([.fin, .ack], seq: 101, ack: 2001)
+        // The handshake measured an RTT of 0, so the RTO is the 200 ms minimum.
+        s.advanceToDeadline()
+        #expect(s.now == Instant(nanoseconds: 200_000_000))
+        s.expect([.fin, .ack], seq: 101, ack: 2001)
+        s.advanceToDeadline()
+        #expect(s.now == Instant(nanoseconds: 600_000_000))
+        s.expect([.fin, .ack], seq: 101, ack: 2001)
+        #expect(s.conn.state == .finWait1)
+    }
+
+    @Test func finWait2TimesOutAfterAFullClose() {
+        let s = Script.inState(.finWait2)
+        s.conn.close(fully: true)
+        #expect(s.conn.nextDeadline == Instant(nanoseconds: 60_000_000_000))
+        s.advanceToDeadline()
+        s.expectNothing()
+        #expect(s.conn.state == .closed)
+        #expect(s.events().last == .closed(.timedOut))
+    }
+
+    @Test func lastAckClosesWhenTheFinIsAcknowledged() {
+        let s = Script.inState(.lastAck)
+        s.send(.ack, seq: 2002, ack: 102)
+        #expect(s.conn.state == .closed)
+        #expect(s.events() == [.stateChanged(from: .lastAck, to: .closed), .closed(nil)])
+    }
+
+    @Test func timeWaitAcknowledgesARetransmittedFinAndRestartsTheTimer() {
+        let s = Script.inState(.timeWait)
+        s.advance(by: .seconds(10))
+        s.send([.fin, .ack], seq: 2001, ack: 102)
+        s.expect(.ack, seq: 102, ack: 2002)
+        #expect(s.conn.nextDeadline == Instant(nanoseconds: 70_000_000_000))
+    }
+
+    @Test func abortSendsRSTAndReportsAborted() {
+        let s = Script.established()
+        s.conn.abort()
+        s.expect(.rst, seq: 101, ack: 0)
+        #expect(s.conn.state == .closed && s.conn.isFinished)
+        #expect(s.events() == [.stateChanged(from: .established, to: .closed), .closed(.aborted)])
+    }
+}

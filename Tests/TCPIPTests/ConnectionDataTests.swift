@@ -1,0 +1,71 @@
+import Testing
+@testable import TCPIP
+
+@Suite struct ConnectionDataTests {
+    @Test func hundredByteSegmentAtSeq101IsAcknowledgedWith201() {
+        let p = Pair.clientServer()
+        p.run()
+        #expect(p.a.state == .established && p.b.state == .established)
+        let data = (0..<100).map { UInt8($0) }
+        #expect(data.withUnsafeBytes { p.a.write($0) } == 100)
+        let seg = p.aToB()
+        #expect(seg.count == 1 && seg[0].seq == 101 && seg[0].payload == data && seg[0].flags == [.ack, .psh])
+        // A single segment waits for the delayed ACK (200 ms).
+        #expect(p.bToA().isEmpty)
+        p.now = p.now + .milliseconds(200)
+        let ack = p.bToA()
+        #expect(ack.count == 1 && ack[0].flags == .ack && ack[0].ack == 201)
+        var buf = [UInt8](repeating: 0, count: 200)
+        #expect(buf.withUnsafeMutableBytes { p.b.read(into: $0) } == 100)
+        #expect(Array(buf.prefix(100)) == data)
+    }
+
+    @Test func fiveHundredByteSegmentAtSeq2001IsAcknowledgedWith2501() {
+        let s = Script.established()
+        s.send([.ack, .psh], seq: 2001, ack: 101, payload: Array(repeating: 1, count: 500))
+        #expect(s.events() == [.readable])
+        s.expectNothing()
+        s.advance(by: .milliseconds(200))
+        s.expect(.ack, seq: 101, ack: 2501, window: 65535 - 500)
+    }
+
+    @Test func everySecondFullSegmentIsAcknowledgedAtOnce() {
+        let s = Script.established()
+        s.send(.ack, seq: 2001, ack: 101, payload: Array(repeating: 1, count: 1460))
+        s.expectNothing()
+        s.send(.ack, seq: 3461, ack: 101, payload: Array(repeating: 1, count: 1460))
+        s.expect(.ack, seq: 101, ack: 4921)
+    }
+
+    @Test func bulkTransferDeliversEveryByteInOrder() {
+        // Delayed ACK shorter than the minimum RTO: with a zero RTT both would otherwise be 200 ms.
+        var c = plainConfiguration()
+        c.delayedACKTimeout = .milliseconds(100)
+        let p = Pair.clientServer(configuration: c)
+        p.run()
+        let data = (0..<50_000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        var written = 0
+        var received: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 65536)
+        for _ in 0..<1000 where received.count < data.count {
+            if written < data.count {
+                written += data[written...].withUnsafeBytes { p.a.write($0) }
+            }
+            p.runTimed(limit: .seconds(5)) { false }
+            let n = buf.withUnsafeMutableBytes { p.b.read(into: $0) }
+            received += buf.prefix(n)
+        }
+        #expect(received == data)
+        #expect(p.a.counters.retransmittedSegments == 0)
+    }
+
+    @Test func outOfOrderSegmentIsAcknowledgedImmediatelyAndDeliveredWhenTheGapFills() {
+        let s = Script.established()
+        s.send(.ack, seq: 2101, ack: 101, payload: Array(repeating: 2, count: 100))
+        s.expect(.ack, seq: 101, ack: 2001)
+        #expect(s.read().isEmpty)
+        s.send(.ack, seq: 2001, ack: 101, payload: Array(repeating: 1, count: 100))
+        s.expect(.ack, seq: 101, ack: 2201)
+        #expect(s.read() == Array(repeating: 1, count: 100) + Array(repeating: 2, count: 100))
+    }
+}

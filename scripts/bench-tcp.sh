@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# TCP benchmark: swift-tcpip's in-memory figures (tcp-bench, release) next to the
+# reference stacks measured in the SAME run (shared/baselines; needs root for the
+# kernel ones), and the ratios. The machine is noisy: compare ratios, not absolutes.
+#   scripts/bench-tcp.sh [--seconds S] [--connections N]
+set -uo pipefail
+cd "$(dirname "$0")/.."
+SECONDS_EACH=3
+CONNECTIONS=100000
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --seconds) SECONDS_EACH="$2"; shift 2 ;;
+        --connections) CONNECTIONS="$2"; shift 2 ;;
+        *) echo "usage: $0 [--seconds S] [--connections N]" >&2; exit 2 ;;
+    esac
+done
+RUN=""
+for c in "../shared/baselines/run" "../../shared/baselines/run" "/work/shared/baselines/run"; do
+    if [ -x "$c" ]; then RUN="$c"; break; fi
+done
+
+swift build -c release --product tcp-bench >&2 || exit 1
+BENCH=".build/release/tcp-bench"
+
+field() { # field LINE KEY
+    awk -v k="$2" '{for(i=2;i<=NF;i++){split($i,a,"="); if(a[1]==k){print a[2]; exit}}}' <<<"$1"
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a=="" || b=="" || b+0==0) print "n/a"; else printf "%.2f", a/b }'; }
+baseline() { # baseline ARGS... -> one line or empty
+    [ -n "$RUN" ] || { echo "baselines/run not found" >&2; return; }
+    "$RUN" "$@" --seconds "$SECONDS_EACH" 2>/dev/null | tail -1
+}
+
+echo "# swift-tcpip (one thread, in memory, two hosts, no faults)"
+ours_bulk=()
+for mss in 1460 8960 65495; do
+    l=$("$BENCH" bulk --mss "$mss" --seconds "$SECONDS_EACH"); echo "$l"; ours_bulk+=("$l")
+done
+ours_rr=$("$BENCH" rr --seconds "$SECONDS_EACH"); echo "$ours_rr"
+ours_cps=$("$BENCH" cps --seconds "$SECONDS_EACH"); echo "$ours_cps"
+ours_idle=$("$BENCH" idle --connections "$CONNECTIONS"); echo "$ours_idle"
+
+echo "# baselines (same run)"
+k_bulk=$(baseline kernel-bulk --mtu 1500); echo "${k_bulk:-kernel-bulk: unavailable}"
+k_bulk_off=$(baseline kernel-bulk --mtu 1500 --offload off); echo "${k_bulk_off:-kernel-bulk offload off: unavailable}"
+k_lo=$(baseline kernel-loopback-bulk); echo "${k_lo:-kernel-loopback-bulk: unavailable}"
+k_rr=$(baseline kernel-rr); echo "${k_rr:-kernel-rr: unavailable}"
+k_cps=$(baseline kernel-cps); echo "${k_cps:-kernel-cps: unavailable}"
+lwip=$(baseline lwip-bulk); echo "${lwip:-lwip-bulk: unavailable}"
+g_bulk=$(baseline gvisor-mem-bulk --mtu 1500); echo "${g_bulk:-gvisor-mem-bulk: unavailable}"
+g_rr=$(baseline gvisor-mem-rr); echo "${g_rr:-gvisor-mem-rr: unavailable}"
+g_cps=$(baseline gvisor-mem-cps); echo "${g_cps:-gvisor-mem-cps: unavailable}"
+
+b1460=$(field "${ours_bulk[0]}" gbit_s)
+echo "# ratios (swift-tcpip / baseline)"
+echo "bulk mss 1460 / kernel-veth-bulk mtu 1500 offload on:  $(ratio "$b1460" "$(field "$k_bulk" gbit_s)")"
+echo "bulk mss 1460 / kernel-veth-bulk mtu 1500 offload off: $(ratio "$b1460" "$(field "$k_bulk_off" gbit_s)")"
+echo "bulk mss 65495 / kernel-loopback-bulk:                 $(ratio "$(field "${ours_bulk[2]}" gbit_s)" "$(field "$k_lo" gbit_s)")"
+echo "bulk mss 1460 / lwip-bulk:                             $(ratio "$b1460" "$(field "$lwip" gbit_s)")"
+echo "bulk mss 1460 / gvisor-mem-bulk mtu 1500:              $(ratio "$b1460" "$(field "$g_bulk" gbit_s)")"
+echo "rr / kernel-rr:                                        $(ratio "$(field "$ours_rr" trans_s)" "$(field "$k_rr" trans_s)")"
+echo "rr / gvisor-mem-rr:                                    $(ratio "$(field "$ours_rr" trans_s)" "$(field "$g_rr" trans_s)")"
+echo "cps / kernel-cps:                                      $(ratio "$(field "$ours_cps" conn_s)" "$(field "$k_cps" conn_s)")"
+echo "cps / gvisor-mem-cps:                                  $(ratio "$(field "$ours_cps" conn_s)" "$(field "$g_cps" conn_s)")"

@@ -81,6 +81,9 @@ public final class TCPConnection {
 
     // MARK: what to send
     var ackNow = false
+    /// Further immediate ACKs owed: each out-of-order segment earns its own duplicate ACK
+    /// (RFC 5681 §4.2) even when several arrive between two polls.
+    var owedDuplicateACKs = 0
     /// In-order bytes received since our last ACK (delayed ACK: every second full segment).
     var bytesSinceAck = 0
     /// Zero-window probes sent since the peer last answered.
@@ -111,6 +114,8 @@ public final class TCPConnection {
     /// Karn: the segment being timed when timestamps are off.
     var timedSeq: SequenceNumber?
     var timedAt = Instant.zero
+    /// TSval of the first retransmission after the last timeout (see `takeRTTSample`).
+    var timeoutRetransmitTSval: UInt32?
     var cc: CongestionController
 
     // MARK: loss recovery (LossRecovery.swift)
@@ -184,6 +189,7 @@ public final class TCPConnection {
     /// Copies in-order received bytes out; returns how many (0 when none are ready).
     public func read(into buffer: UnsafeMutableRawBufferPointer) -> Int {
         let n = receiveBuffer.read(into: buffer)
+        if let up = rcvUp, up - (rcvNxt - receiveBuffer.readable) <= 0 { rcvUp = nil }  // mark consumed
         if n > 0, state.receivesData {
             // Window update once the window we could offer has at least doubled and grown by
             // min(half the buffer, one MSS) (RFC 9293 §3.8.6.2.2; Linux's doubling rule).
@@ -194,6 +200,32 @@ public final class TCPConnection {
             }
         }
         return n
+    }
+
+    /// Queues bytes as urgent data (RFC 9293 §3.8.5 with RFC 6093 semantics): segments
+    /// sent before they are acknowledged carry URG with the urgent pointer at the byte
+    /// after the last one written here. Returns how many bytes the send buffer took.
+    public func writeUrgent(_ bytes: UnsafeRawBufferPointer) -> Int {
+        let n = write(bytes)
+        if n > 0 { sndUp = bufferSeq + sendBuffer.count }
+        return n
+    }
+
+    /// The urgent mark: how many readable bytes come before the byte after the peer's
+    /// urgent data (RFC 6093), nil when no urgent data is pending. The bytes stay in the
+    /// stream (no out-of-band byte is removed).
+    public var urgentMark: Int? {
+        guard let up = rcvUp else { return nil }
+        let readHead = rcvNxt - receiveBuffer.readable
+        let offset = up - readHead
+        return offset > 0 ? offset : nil
+    }
+
+    /// An ICMP destination unreachable (or similar hard error) arrived for this
+    /// connection. During connect it ends the attempt with `.unreachable`; once
+    /// synchronized it is a soft error and ignored (RFC 1122 §4.2.3.9).
+    public func destinationUnreachable(now: Instant) {
+        if state == .synSent { terminate(.unreachable) }
     }
 
     /// Bytes ready to read.

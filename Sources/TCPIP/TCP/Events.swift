@@ -10,6 +10,8 @@ public enum TCPError: Error, Equatable, Sendable, CustomStringConvertible {
     case aborted
     /// The operation is not valid in the connection's state (e.g. write after close).
     case connectionClosing
+    /// ICMP said the peer cannot be reached while connecting.
+    case unreachable
 
     public var description: String {
         switch self {
@@ -18,6 +20,7 @@ public enum TCPError: Error, Equatable, Sendable, CustomStringConvertible {
         case .timedOut: "connection timed out"
         case .aborted: "connection aborted"
         case .connectionClosing: "connection closing"
+        case .unreachable: "destination unreachable"
         }
     }
 }

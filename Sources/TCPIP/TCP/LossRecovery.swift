@@ -25,7 +25,10 @@ extension TCPConnection {
         inRecovery = true
         recover = sndMax
         highRxt = sndUna
-        cc.onEnterRecovery(flightSize: flightSize, now: now)
+        cc.onEnterRecovery(flightSize: flightSize, now: now)  // ssthresh = cwnd = max(FlightSize/2, 2·SMSS)
+        // NewReno (RFC 6582 §3.2 step 2): cwnd = ssthresh + 3·SMSS for the three segments that
+        // left the network. With SACK, RFC 6675 keeps cwnd = ssthresh and counts the pipe instead.
+        if !sackEnabled { cc.inflate(by: 3 * sendMSS) }
         retransmitAt = sndUna
         internalCounters.fastRetransmits += 1
         timedSeq = nil

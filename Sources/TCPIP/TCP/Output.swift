@@ -220,8 +220,10 @@ extension TCPConnection {
         if payloadLimit > 0 {
             let cap = min(peerMSS, config.maximumSegmentSize) - optLen
             payload = max(0, min(payloadLimit, cap, b.count - headerLength, sendBuffer.count - payloadOffset))
-            let out = UnsafeMutableRawBufferPointer(rebasing: b[headerLength..<(headerLength + payload)])
-            sendBuffer.copy(from: payloadOffset, count: payload, into: out)
+            if payload > 0 {
+                let out = UnsafeMutableRawBufferPointer(rebasing: b[headerLength..<(headerLength + payload)])
+                sendBuffer.copy(from: payloadOffset, count: payload, into: out)
+            }
             if payloadOffset + payload == sendBuffer.count { flags.insert(.psh) }
         }
         if finIfComplete && payloadOffset + payload == sendBuffer.count { flags.insert(.fin) }
@@ -245,6 +247,12 @@ extension TCPConnection {
         internalCounters.segmentsOut += 1
         if flags.contains(.ack) && !flags.contains(.rst) {
             ackNow = false
+            if payload == 0 && !flags.contains(.fin) && !flags.contains(.syn) && owedDuplicateACKs > 0 {
+                owedDuplicateACKs -= 1
+                ackNow = true
+            } else if payload > 0 {
+                owedDuplicateACKs = 0
+            }
             delayedACKDeadline = nil
             bytesSinceAck = 0
             lastAckSent = rcvNxt

@@ -157,6 +157,12 @@ extension TCPConnection {
                     dsack = SACKBlock(start: dataSeq, end: dataSeq + payload.count)  // RFC 2883
                 }
                 if state == .timeWait, f.contains(.fin) { timeWaitDeadline = now + config.maximumSegmentLifetime * 2 }
+                // A retransmission of what we last ACKed (it ends at Last.ACK.sent: our ACK was
+                // lost) refreshes TS.Recent (RFC 7323 §4.3 condition; Linux treats such a segment as
+                // acceptable), so the ACK it provokes echoes this transmission, not an old one.
+                if timestampsEnabled, segLen > 0, seq + segLen == lastAckSent, lastAckSent == rcvNxt {
+                    updateTSRecent(opts, seq: seq, now: now)
+                }
                 acknowledgeInvalid(segmentLength: segLen, syn: f.contains(.syn), now: now)
             }
             return
@@ -266,7 +272,10 @@ extension TCPConnection {
         // Sixth: URG (RFC 6093: the pointer marks the byte after the urgent data).
         if f.contains(.urg), state.receivesData, seg.urgentPointer > 0 {
             let up = seq + Int(seg.urgentPointer)
-            if rcvUp == nil || rcvUp! < up { rcvUp = up }
+            if rcvUp == nil || rcvUp! < up {
+                rcvUp = up
+                post(.readable)
+            }
         }
 
         // Seventh: segment text.
@@ -280,6 +289,7 @@ extension TCPConnection {
                 internalCounters.bytesReceived += r.advanced
                 post(.readable)
             }
+            if offset > 0, ackNow { owedDuplicateACKs = min(owedDuplicateACKs + 1, 16) }
             if offset > 0 || r.filledGap || r.duplicate > 0 {
                 // Out of order, gap filled, or duplicate: ACK at once (RFC 5681 §4.2).
                 if r.duplicate > 0, offset > 0, sackEnabled, dsack == nil {
@@ -390,8 +400,16 @@ extension TCPConnection {
 
     func takeRTTSample(ack: SequenceNumber, _ opts: TCPOptionSet, now: Instant) {
         if timestampsEnabled, let ts = opts.timestamps {
-            let ms = Int32(bitPattern: tsValue(now) &- ts.echoReply)
-            if ms >= 0 { rtt.addSample(.milliseconds(Int(ms))) }
+            // After a timeout, an ACK echoing a TSval older than the retransmission answers an
+            // earlier transmission (its ACK was lost, the receiver echoes an old TS.Recent):
+            // the sample would include the timeout. Skip it (Karn's idea applied to timestamps).
+            if let r = timeoutRetransmitTSval, Int32(bitPattern: ts.echoReply &- r) < 0 {
+                // ambiguous
+            } else {
+                let ms = Int32(bitPattern: tsValue(now) &- ts.echoReply)
+                if ms >= 0 { rtt.addSample(.milliseconds(Int(ms))) }
+            }
+            if ack == sndMax { timeoutRetransmitTSval = nil }
             timedSeq = nil
         } else if let t = timedSeq, ack > t {
             rtt.addSample(now - timedAt)

@@ -67,6 +67,7 @@ extension TCPConnection {
         dupAcks = 0
         retransmitAt = nil
         timedSeq = nil  // Karn: nothing sent from here on is timed until new data goes out
+        timeoutRetransmitTSval = tsValue(now)
         recover = sndMax  // RFC 6582 §3.2 step 4
         highRxt = sndUna
         scoreboard.removeAll()  // RFC 2018 §8: the receiver may have reneged

@@ -1,0 +1,133 @@
+import Testing
+@testable import TCPIP
+
+/// Flow control: zero-window probing, receive window advertisement, Nagle and SWS
+/// avoidance, delayed ACK, keepalive, urgent data.
+@Suite struct ConnectionWindowTests {
+    @Test func zeroWindowIsProbedWithBackoffAndSurvivesWhileProbesAreACKed() {
+        let s = Script.established(peerWindow: 0)
+        #expect(s.write(count: 100) == 100)
+        s.expectNothing()
+        var times: [Duration] = []
+        var last = s.now
+        for _ in 0..<12 {
+            s.advanceToDeadline()
+            s.expect(.ack, seq: 100, ack: 2001, payload: 0)  // SND.UNA - 1: an old sequence number
+            times.append(s.now - last); last = s.now
+            s.send(.ack, seq: 2001, ack: 101, window: 0)
+            #expect(s.conn.state == .established)
+        }
+        // RTO 200 ms doubled per probe, bounded by 120 s.
+        #expect(times == (0..<10).map { .milliseconds(200 << $0) } + [.seconds(120), .seconds(120)])
+        #expect(s.conn.counters.zeroWindowProbes == 12)
+        s.send(.ack, seq: 2001, ack: 101, window: 1000)
+        s.expect([.ack, .psh], seq: 101, ack: 2001, payload: 100)
+    }
+
+    @Test func fullReceiveBufferAdvertisesZeroAndReadingSendsAWindowUpdate() {
+        var c = plainConfiguration()
+        c.receiveBufferSize = 4000
+        let s = Script.established(configuration: c)
+        var edges: [UInt32] = []
+        for i in 0..<3 { s.send(.ack, seq: 2001 + UInt32(1000 * i), ack: 101, payload: Array(repeating: 1, count: 1000)) }
+        // Three segments of 1000: at least 2920 bytes = two full segments: ACK at once.
+        let a1 = s.expect(.ack, seq: 101, ack: 5001, window: 1000)!
+        s.send(.ack, seq: 5001, ack: 101, payload: Array(repeating: 1, count: 1000))
+        s.expectNothing()  // the 4th waits for the delayed ACK
+        s.advance(by: .milliseconds(200))
+        let a2 = s.expect(.ack, seq: 101, ack: 6001, window: 0)!
+        edges += [a1.ack + UInt32(a1.window), a2.ack + UInt32(a2.window)]
+        // Reading 1000 bytes frees less than min(buffer/2, MSS): no update (receiver SWS avoidance).
+        #expect(s.read(max: 1000).count == 1000)
+        s.expectNothing()
+        #expect(s.read(max: 1000).count == 1000)
+        let a3 = s.expect(.ack, seq: 101, ack: 6001, window: 2000)!
+        edges.append(a3.ack + UInt32(a3.window))
+        #expect(edges == [6001, 6001, 8001])
+    }
+
+    @Test func nagleHoldsASmallSegmentWhileDataIsUnacknowledged() {
+        let s = Script.established()
+        _ = s.write(count: 100)
+        s.expect([.ack, .psh], seq: 101, payload: 100)
+        _ = s.write(count: 100)
+        s.expectNothing()
+        _ = s.write(count: 1500)
+        s.expect(.ack, seq: 201, payload: 1460)  // a full segment goes
+        s.expectNothing()  // 140 bytes wait
+        s.send(.ack, seq: 2001, ack: 1661)
+        s.expect([.ack, .psh], seq: 1661, payload: 140)
+    }
+
+    @Test func noDelaySendsSmallSegmentsAtOnce() {
+        var c = plainConfiguration()
+        c.noDelay = true
+        let s = Script.established(configuration: c)
+        _ = s.write(count: 100)
+        s.expect([.ack, .psh], seq: 101, payload: 100)
+        _ = s.write(count: 100)
+        s.expect([.ack, .psh], seq: 201, payload: 100)
+    }
+
+    @Test func senderSWSAvoidanceWaitsForAUsefulWindowAndTheOverrideTimerSendsAnyway() {
+        let s = Script.established(peerWindow: 1000)
+        #expect(s.conn.counters.congestionWindow == 14600)
+        _ = s.write(count: 3000)
+        // Window 1000 < MSS but = max window / 2 or more: sent.
+        s.expect(.ack, seq: 101, payload: 1000)
+        s.send(.ack, seq: 2001, ack: 1101, window: 300)
+        // 300 < max window (1000) / 2 and less than what is queued: wait.
+        s.expectNothing()
+        s.advanceToDeadline()
+        s.expect(.ack, seq: 1101, payload: 300)
+    }
+
+    @Test func delayedACKFiresAfter200Milliseconds() {
+        let s = Script.established()
+        s.send(.ack, seq: 2001, ack: 101, payload: [1])
+        #expect(s.conn.nextDeadline == Instant(nanoseconds: 200_000_000))
+        s.advance(by: .milliseconds(199))
+        s.expectNothing()
+        s.advance(by: .milliseconds(1))
+        s.expect(.ack, seq: 101, ack: 2002)
+    }
+
+    @Test func withoutDelayedACKEverySegmentIsAcknowledged() {
+        var c = plainConfiguration()
+        c.delayedAcknowledgments = false
+        let s = Script.established(configuration: c)
+        s.send(.ack, seq: 2001, ack: 101, payload: [1])
+        s.expect(.ack, seq: 101, ack: 2002)
+    }
+
+    @Test func delayedACKRidesOnOutgoingData() {
+        let s = Script.established()
+        s.send(.ack, seq: 2001, ack: 101, payload: [1])
+        _ = s.write(count: 10)
+        s.expect([.ack, .psh], seq: 101, ack: 2002, payload: 10)
+        #expect(s.conn.nextDeadline == Instant(nanoseconds: 200_000_000))  // only the RTO now
+        s.advance(by: .milliseconds(199))
+        s.expectNothing()
+    }
+
+    @Test func keepaliveProbesAnIdleConnectionAndGivesUp() {
+        var c = plainConfiguration()
+        c.keepalive = true
+        let s = Script.established(configuration: c)
+        #expect(s.conn.nextDeadline == Instant(nanoseconds: 7200_000_000_000))
+        s.advanceToDeadline()
+        s.expect(.ack, seq: 100, ack: 2001, payload: 0)
+        // An answer restarts the idle timer.
+        s.send(.ack, seq: 2001, ack: 101)
+        #expect(s.conn.nextDeadline == s.now + .seconds(7200))
+        s.advanceToDeadline()
+        for i in 0..<9 {
+            s.expect(.ack, seq: 100, ack: 2001, payload: 0)
+            s.advanceToDeadline()
+            if i < 8 { #expect(s.conn.state == .established) }
+        }
+        s.expectNothing()
+        #expect(s.conn.state == .closed)
+        #expect(s.events().last == .closed(.timedOut))
+    }
+}

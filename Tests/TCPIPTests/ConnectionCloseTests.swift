@@ -107,3 +107,50 @@ import Testing
         #expect(s.events() == [.stateChanged(from: .established, to: .closed), .closed(.aborted)])
     }
 }
+
+@Suite struct ConnectionTransitionTests {
+    @Test func closeInListenGoesToClosedSilently() {
+        let s = Script.inState(.listen)
+        #expect(s.events() == [.stateChanged(from: .closed, to: .listen)])
+        s.conn.close()
+        s.expectNothing()
+        #expect(s.events() == [.stateChanged(from: .listen, to: .closed), .closed(nil)])
+    }
+
+    @Test func synReceivedGivesUpAfterTheSynRetries() {
+        let s = Script.synReceived()
+        var sent = 0
+        while s.conn.state == .synReceived {
+            s.advanceToDeadline()
+            sent += s.output().filter { $0.flags == [.syn, .ack] && $0.seq == 2000 }.count
+        }
+        #expect(sent == 5)
+        #expect(s.events().last == .closed(.timedOut))
+    }
+
+    @Test func finWait1GoesStraightToTimeWaitOnAFinThatAcknowledgesOurs() {
+        let s = Script.inState(.finWait1)
+        s.send([.fin, .ack], seq: 2001, ack: 102)
+        s.expect(.ack, seq: 102, ack: 2002)
+        #expect(stateChanges(s.events()) == [.finWait2, .timeWait])
+    }
+
+    @Test func closingGoesToTimeWaitWhenOurFinIsAcknowledged() {
+        let s = Script.inState(.closing)
+        s.send(.ack, seq: 2002, ack: 102)
+        #expect(s.conn.state == .timeWait)
+        s.expectNothing()
+    }
+
+    @Test func bareFinIsTakenUnderAZeroWindow() {
+        var c = plainConfiguration()
+        c.receiveBufferSize = 100
+        let s = Script.established(configuration: c)
+        s.send(.ack, seq: 2001, ack: 101, payload: Array(repeating: 1, count: 100))
+        s.advance(by: .milliseconds(200))
+        s.expect(.ack, seq: 101, ack: 2101, window: 0)
+        s.send([.fin, .ack], seq: 2101, ack: 101)
+        s.expect(.ack, seq: 101, ack: 2102, window: 0)
+        #expect(s.conn.state == .closeWait)
+    }
+}

@@ -69,3 +69,30 @@ import Testing
         #expect(s.read() == Array(repeating: 1, count: 100) + Array(repeating: 2, count: 100))
     }
 }
+
+@Suite struct ConnectionWrapTests {
+    @Test func transferAcrossTheSequenceNumberWrapIsExact() {
+        // Delayed ACK below the minimum RTO (with a zero RTT both would be 200 ms).
+        var c = TCPConfiguration()
+        c.delayedACKTimeout = .milliseconds(100)
+        let a = TCPConnection.connect(tuple: clientTuple, iss: SequenceNumber(0xFFFF_F000), configuration: c, now: .zero)
+        let b = TCPConnection.listen(tuple: serverTuple, iss: SequenceNumber(0xFFFF_FFF0), configuration: c, now: .zero)
+        let p = Pair(a: a, b: b)
+        p.run()
+        #expect(a.state == .established && b.state == .established)
+        let data = (0..<100_000).map { UInt8(truncatingIfNeeded: $0 &* 3) }
+        var sent = 0, got: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 65536)
+        for _ in 0..<10_000 where got.count < data.count {
+            if sent < data.count { sent += data[sent...].withUnsafeBytes { a.write($0) } }
+            _ = [1, 2, 3].withUnsafeBytes { b.write($0) }
+            p.runTimed(limit: .seconds(1)) { false }
+            let n = buf.withUnsafeMutableBytes { b.read(into: $0) }
+            got += buf.prefix(n)
+            _ = buf.withUnsafeMutableBytes { a.read(into: $0) }
+        }
+        #expect(got == data)
+        #expect(a.sendUnacknowledged == SequenceNumber(0xFFFF_F001) + 100_000)
+        #expect(a.counters.retransmittedSegments == 0)
+    }
+}

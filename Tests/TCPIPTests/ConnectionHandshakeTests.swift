@@ -90,4 +90,17 @@ import Testing
         s.expect([.syn, .ack], seq: 2000, ack: 101)
         #expect(s.conn.state == .synReceived)
     }
+
+    @Test func rtoIsThreeSecondsAfterARetransmittedSYNWithoutASample() {
+        let s = Script(TCPConnection.connect(tuple: clientTuple, iss: SequenceNumber(100), configuration: plainConfiguration(), now: .zero))
+        s.expect(.syn, seq: 100)
+        s.advanceToDeadline()
+        s.expect(.syn, seq: 100)
+        s.advance(by: .milliseconds(100))
+        s.send([.syn, .ack], seq: 2000, ack: 101, options: [.maximumSegmentSize(1460)])
+        s.expect(.ack, seq: 101, ack: 2001)
+        // Karn: the SYN was sent twice, so no sample; RFC 6298 §5.7: RTO = 3 s.
+        #expect(s.conn.counters.smoothedRTT == nil)
+        #expect(s.conn.counters.retransmissionTimeout == .seconds(3))
+    }
 }

@@ -17,7 +17,7 @@ import Testing
         _ = s.output()
         #expect(s.write(count: bytes) == bytes)
         let out = s.output()
-        #expect(out.map(\.seq) == (0..<10).map { UInt32(101 + 1000 * $0) })
+        #expect(out.map(\.seq) == (0..<10).map { (i: Int) -> UInt32 in UInt32(101 + 1000 * i) })
         return s
     }
 
@@ -150,7 +150,7 @@ import Testing
         // One ACK for two segments: + min(2000, 2 SMSS) (RFC 3465, L = 2).
         #expect(s.conn.counters.congestionWindow == 13_000)
         // 7000 bytes (3101..10101) in flight under cwnd 13 000: six new segments.
-        #expect(s.output().map(\.seq) == (10..<16).map { UInt32(101 + 1000 * $0) })
+        #expect(s.output().map(\.seq) == (10..<16).map { (i: Int) -> UInt32 in UInt32(101 + 1000 * i) })
     }
 
     @Test func restartAfterIdleResetsCwndToTheRestartWindow() {

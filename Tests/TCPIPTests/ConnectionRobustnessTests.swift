@@ -9,9 +9,9 @@ import Testing
     @Test(arguments: allStates)
     func randomSegmentsInEveryStateNeverBreakTheInvariants(state: TCPState) {
         var rng = SeededRandom(seed: 0xC0FFEE &+ UInt64(Self.allStates.firstIndex(of: state)!))
-        for _ in 0..<20 {
+        for _ in 0..<12 {
             let s = Script.inState(state, configuration: rng.chance(0.5) ? plainConfiguration() : TCPConfiguration())
-            for _ in 0..<200 {
+            for _ in 0..<150 {
                 let near = rng.chance(0.7)
                 let seq: UInt32 = near ? 1990 &+ UInt32(rng.next() % 3000) : UInt32(truncatingIfNeeded: rng.next())
                 let ack: UInt32 = near ? 90 &+ UInt32(rng.next() % 200) : UInt32(truncatingIfNeeded: rng.next())

@@ -1,10 +1,5 @@
 import Testing
 @testable import TCPIP
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// Whole conversations between two hosts over a faulty link, one per seed.
 /// `SEEDS` (environment) sets how many seeds run (default 100); `SEED` runs just one.
@@ -87,10 +82,15 @@ import Darwin
     }
 }
 
-/// Environment variables for the test (no Foundation in this target).
+/// Environment variables for the test. The C library's getenv is declared here rather
+/// than imported: importing Glibc in one file makes its overloads visible to every
+/// file of the target and tips other files' expressions past the type checker's limits.
+@_silgen_name("getenv")
+private func cGetenv(_ name: UnsafePointer<CChar>) -> UnsafeMutablePointer<CChar>?
+
 enum ProcessEnvironment {
     static subscript(_ name: String) -> String? {
-        guard let v = getenv(name) else { return nil }
+        guard let v = cGetenv(name) else { return nil }
         return String(cString: v)
     }
 }

@@ -292,7 +292,11 @@ public struct FaultCounters: Equatable, Hashable, Sendable, CustomStringConverti
 /// `dropsPacket()`, `departure(length:now:)` (line rate), `duplicatesPacket()`, then
 /// per copy `corrupt(_:)`, `arrival(departure:)` and `holdsBack()`.
 public struct FaultInjector: Sendable {
-    public var configuration: FaultConfiguration
+    public var configuration: FaultConfiguration {
+        didSet { isPerfect = configuration.isNone }
+    }
+    /// No fault configured: `MemoryLink` skips the per-packet decisions entirely.
+    public private(set) var isPerfect: Bool
     public var random: SeededRandom
     public private(set) var counters = FaultCounters()
     /// When the line finishes serialising the packets accepted so far.
@@ -300,8 +304,12 @@ public struct FaultInjector: Sendable {
 
     public init(configuration: FaultConfiguration, seed: UInt64) {
         self.configuration = configuration
+        self.isPerfect = configuration.isNone
         self.random = SeededRandom(seed: seed)
     }
+
+    /// Counts a packet offered to a perfect link (no decision to make).
+    mutating func countOffered() { counters.offered += 1 }
 
     /// A packet is offered while the direction holds `held` packets: false (and counted)
     /// when the queue limit refuses it.
@@ -366,6 +374,7 @@ public struct FaultInjector: Sendable {
     /// When a copy that left at `departure` arrives: plus the delay, plus a uniform
     /// jitter in −jitter…+jitter, never before it left.
     public mutating func arrival(departure: Instant) -> Instant {
+        if configuration.delay == .zero && configuration.jitter == .zero { return departure }
         var t = departure + configuration.delay
         let j = configuration.jitter.nanosecondsClamped
         if j > 0 {

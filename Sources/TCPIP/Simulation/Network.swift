@@ -26,7 +26,7 @@ public final class SimulatedNetwork {
     public let a: IPv4Host
     public let b: IPv4Host
     public let link: MemoryLink
-    public var clock: VirtualClock
+    @exclusivity(unchecked) public var clock: VirtualClock
     /// Called for every packet sent and delivered (ladders, traces); nil costs nothing.
     public var observer: ((NetworkTrace) -> Void)?
     /// Steps taken so far.

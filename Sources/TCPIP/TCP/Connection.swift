@@ -116,6 +116,8 @@ public final class TCPConnection {
     var timedAt = Instant.zero
     /// TSval of the first retransmission after the last timeout (see `takeRTTSample`).
     var timeoutRetransmitTSval: UInt32?
+    /// Our SYN or SYN+ACK was sent more than once (RFC 6298 §5.7).
+    var synRetransmitted = false
     var cc: CongestionController
 
     // MARK: loss recovery (LossRecovery.swift)

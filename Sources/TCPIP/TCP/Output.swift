@@ -79,6 +79,7 @@ extension TCPConnection {
             timedSeq = iss; timedAt = now
         } else {
             internalCounters.retransmittedSegments += 1
+            synRetransmitted = true
         }
         let len = writeSegment(into: b, seq: iss, ack: synAck ? rcvNxt : nil,
                                flags: synAck ? [.syn, .ack] : .syn, options: opts,
@@ -107,12 +108,9 @@ extension TCPConnection {
     func dataOptions(now: Instant) -> TCPOptionSet {
         var o = TCPOptionSet()
         if timestampsEnabled { o.timestamps = TCPTimestamps(value: tsValue(now), echoReply: tsRecent) }
-        if sackEnabled {
-            if let d = dsack { o.sackBlocks.append(d) }
-            if receiveBuffer.outOfOrderRangeCount > 0 {
-                let room = SACKBlocks.capacity - o.sackBlocks.count
-                for blk in receiveBuffer.sackBlocks(rcvNxt: rcvNxt, limit: room) { o.sackBlocks.append(blk) }
-            }
+        if sackEnabled && (dsack != nil || receiveBuffer.outOfOrderRangeCount > 0) {
+            // D-SACK first (RFC 2883), then the range holding it, then the others, most recent first.
+            o.sackBlocks = receiveBuffer.sackBlocks(rcvNxt: rcvNxt, limit: SACKBlocks.capacity, dsack: dsack)
         }
         return o
     }

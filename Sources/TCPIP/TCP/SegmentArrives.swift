@@ -73,12 +73,15 @@ extension TCPConnection {
         rcvAdvertisedEdge = rcvNxt
         lastAckSent = rcvNxt
         negotiate(opts, segment: seg, now: now)
+        // The window our SYN offered (unscaled) is the right edge the peer may fill.
+        rcvAdvertisedEdge = rcvNxt + min(advertisableWindow(), 65535)
         sndWnd = Int(seg.window); maxSndWnd = sndWnd
         sndWl1 = irs
         lastReceiveTime = now
         if f.contains(.ack) {
             sndWl2 = ack
             acknowledge(upTo: ack, opts, now: now)
+            if synRetransmitted { rtt.handshakeTimedOut() }  // RFC 6298 §5.7: 3 s without a sample
             setState(.established)
             post(.writable)
             ackNow = true
@@ -185,8 +188,9 @@ extension TCPConnection {
         }
         let windowEnd = rcvNxt + rcvWnd
         if zeroWindowAtEdge {
-            if dataLen > 0 || fin { ackNow = true }
-            dataLen = 0; fin = false
+            // Data cannot be taken; a bare FIN can (it needs no buffer space, as Linux does).
+            if dataLen > 0 { ackNow = true; fin = false }
+            dataLen = 0
         } else if dataSeq + dataLen > windowEnd {
             dataLen = max(0, windowEnd - dataSeq)
             fin = false
@@ -226,6 +230,9 @@ extension TCPConnection {
             post(.writable)
             armKeepalive(now: now)
             if finQueued { setState(.finWait1) }
+            if synRetransmitted, rtt.smoothedRTT == nil, !(timestampsEnabled && opts.timestamps != nil) {
+                rtt.handshakeTimedOut()  // RFC 6298 §5.7
+            }
         }
         if ack > sndMax {
             // RFC 9293 / RFC 5961 §5: acknowledges data never sent.

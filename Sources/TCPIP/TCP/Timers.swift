@@ -7,10 +7,11 @@ extension TCPConnection {
     /// The latest time `poll` must be called again (nil: no timer runs).
     public var nextDeadline: Instant? {
         var d: Instant? = nil
-        for t in [retransmitDeadline, persistDeadline, delayedACKDeadline, keepaliveDeadline,
-                  timeWaitDeadline, finWait2Deadline] {
+        @inline(__always) func consider(_ t: Instant?) {
             if let t, d == nil || t < d! { d = t }
         }
+        consider(retransmitDeadline); consider(persistDeadline); consider(delayedACKDeadline)
+        consider(keepaliveDeadline); consider(timeWaitDeadline); consider(finWait2Deadline)
         return d
     }
 

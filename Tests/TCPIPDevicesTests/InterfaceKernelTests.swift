@@ -1,0 +1,143 @@
+import Foundation
+import Testing
+import TCPIP
+import TCPIPDevices
+
+/// Our `Interface` at 192.0.2.2 behind a TAP whose kernel side, in a fresh network
+/// namespace, is 192.0.2.1/24; a small bounded loop in the test moves frames.
+private final class InterfaceBehindTAP {
+    let namespace: NetworkNamespace
+    let device: TunTapDevice
+    let interface: Interface
+    let origin = DispatchTime.now().uptimeNanoseconds
+
+    init() throws {
+        namespace = try NetworkNamespace(prefix: "tcpipif")
+        device = try TunTapDevice(name: "tap\(namespace.suffix)", kind: .tap)
+        try namespace.adopt(interface: device.name)
+        _ = try? namespace.exec(["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"])
+        try namespace.exec(["ip", "addr", "add", "192.0.2.1/24", "dev", device.name])
+        try namespace.exec(["ip", "link", "set", device.name, "up"])
+        let config = InterfaceConfiguration(link: .ethernet(MACAddress(0x02, 0, 0, 0, 0, 0x02)),
+                                            address: IPv4Address(192, 0, 2, 2), prefixLength: 24, mtu: 1500)
+        interface = try Interface(configuration: config, seed: 42)
+    }
+
+    var now: Instant { Instant(nanoseconds: Int64(DispatchTime.now().uptimeNanoseconds - origin)) }
+
+    /// Runs `arguments` in the namespace while driving the interface; returns its exit
+    /// status and output. Bounded by `seconds` (the command is terminated past it).
+    func run(_ arguments: [String], seconds: Double) throws -> (status: Int32, output: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["ip", "netns", "exec", namespace.name] + arguments
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = pipe
+        try p.run()
+        let deadline = Date().addingTimeInterval(seconds)
+        var rx = [UInt8](repeating: 0, count: 65536)
+        var tx = [UInt8](repeating: 0, count: 1514)
+        var iterations = 0
+        while p.isRunning && Date() < deadline && iterations < 100_000 {
+            iterations += 1
+            for _ in 0..<256 {
+                let n = tx.withUnsafeMutableBytes { interface.poll(now: now, into: $0) }
+                if n == 0 { break }
+                _ = try tx.withUnsafeBytes { try device.write(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+            }
+            guard try device.waitReadable(timeoutMilliseconds: 10) else { continue }
+            for _ in 0..<64 {
+                guard let n = try rx.withUnsafeMutableBytes({ try device.read(into: $0) }), n > 0 else { break }
+                rx.withUnsafeBytes { interface.receive(UnsafeRawBufferPointer(rebasing: $0[0..<n]), now: now) }
+            }
+        }
+        if p.isRunning { p.terminate() }
+        p.waitUntilExit()
+        let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        return (p.terminationStatus, out)
+    }
+}
+
+/// `ping` when installed; otherwise the same exchange from Debian's python3 over a raw
+/// ICMP socket (the kernel builds, fragments and reassembles the datagrams as for ping).
+private func pingCommand(_ destination: String, count: Int, size: Int) -> [String]? {
+    for path in ["/usr/bin/ping", "/bin/ping"] where FileManager.default.isExecutableFile(atPath: path) {
+        return [path, "-c", "\(count)", "-i", "0.2", "-W", "2", "-s", "\(size)", destination]
+    }
+    guard FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") else { return nil }
+    let script = """
+    import os, socket, struct, sys, time
+    dst, count, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+    s.settimeout(0.2)
+    ident = os.getpid() & 0xffff
+    def csum(b):
+        if len(b) % 2: b += b'\\0'
+        t = sum(struct.unpack('!%dH' % (len(b) // 2), b))
+        t = (t >> 16) + (t & 0xffff); t += t >> 16
+        return ~t & 0xffff
+    got = 0
+    for seq in range(1, count + 1):
+        data = bytes(i & 0xff for i in range(size))
+        c = csum(struct.pack('!BBHHH', 8, 0, 0, ident, seq) + data)
+        s.sendto(struct.pack('!BBHHH', 8, 0, c, ident, seq) + data, (dst, 0))
+        deadline = time.time() + 2
+        while time.time() < deadline:
+            try: r, a = s.recvfrom(70000)
+            except socket.timeout: continue
+            icmp = r[(r[0] & 15) * 4:]
+            if len(icmp) >= 8 and icmp[0] == 0 and struct.unpack('!HH', icmp[4:8]) == (ident, seq):
+                if icmp[8:] == data and csum(icmp) == 0:
+                    got += 1
+                    print('%d bytes from %s: icmp_seq=%d' % (len(icmp), a[0], seq))
+                break
+        time.sleep(0.05)
+    print('%d packets transmitted, %d received' % (count, got))
+    sys.exit(0 if got == count else 1)
+    """
+    return ["/usr/bin/python3", "-c", script, destination, "\(count)", "\(size)"]
+}
+
+@Suite("Interface against the Linux kernel over TAP", .serialized)
+struct InterfaceKernelTests {
+    @Test func kernelPingIsAnsweredByOurInterface() throws {
+        guard Privilege.requireRoot("Interface TAP test") else { return }
+        let cmd = try #require(pingCommand("192.0.2.2", count: 3, size: 56), "neither ping nor /usr/bin/python3")
+        let k = try InterfaceBehindTAP()
+        let r = try k.run(cmd, seconds: 15)
+        #expect(r.status == 0, "\(r.output)")
+        #expect(r.output.contains("3 received"), "\(r.output)")
+        #expect(k.interface.counters.echoRepliesSent == 3)
+        #expect(k.interface.counters.arpRequestsAnswered >= 1)
+        #expect(k.interface.counters.drops.badIPChecksum == 0)
+    }
+
+    @Test func kernelPingOfThreeThousandBytesIsReassembledAndAnsweredInFragments() throws {
+        guard Privilege.requireRoot("Interface TAP test") else { return }
+        let cmd = try #require(pingCommand("192.0.2.2", count: 3, size: 3000), "neither ping nor /usr/bin/python3")
+        let k = try InterfaceBehindTAP()
+        let r = try k.run(cmd, seconds: 15)
+        #expect(r.status == 0, "\(r.output)")
+        #expect(r.output.contains("3 received"), "\(r.output)")
+        // 3008 ICMP bytes in and out: reassembled here, three fragments back each time.
+        #expect(k.interface.counters.datagramsReassembled == 3)
+        #expect(k.interface.counters.echoRepliesSent == 3)
+        #expect(k.interface.counters.fragmentsSent == 9)
+    }
+
+    @Test func ourPingOfThreeThousandBytesIsAnsweredByTheKernel() throws {
+        guard Privilege.requireRoot("Interface TAP test") else { return }
+        let k = try InterfaceBehindTAP()
+        let kernel = IPv4Address(192, 0, 2, 1)
+        var replies: [PingReply] = []
+        for seq in UInt16(1)...3 {
+            try k.interface.sendPing(to: kernel, sequence: seq, size: 3000, now: k.now)
+            _ = try k.run(["sleep", "0.3"], seconds: 3)
+            while let e = k.interface.nextPingEvent() { if case .reply(let p) = e { replies.append(p) } }
+        }
+        #expect(replies.map(\.sequence) == [1, 2, 3])
+        #expect(replies.allSatisfy { $0.size == 3000 && $0.dataMatches && $0.from == kernel })
+        #expect(k.interface.counters.datagramsReassembled == 3)
+    }
+}

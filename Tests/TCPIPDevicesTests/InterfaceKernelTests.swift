@@ -27,7 +27,7 @@ private final class InterfaceBehindTAP {
 
     /// Runs `arguments` in the namespace while driving the interface; returns its exit
     /// status and output. Bounded by `seconds` (the command is terminated past it).
-    func run(_ arguments: [String], seconds: Double) throws -> (status: Int32, output: String) {
+    func run(_ arguments: [String], seconds: Double, tick: () -> Void = {}) throws -> (status: Int32, output: String) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         p.arguments = ["ip", "netns", "exec", namespace.name] + arguments
@@ -41,6 +41,7 @@ private final class InterfaceBehindTAP {
         var iterations = 0
         while p.isRunning && Date() < deadline && iterations < 100_000 {
             iterations += 1
+            tick()
             for _ in 0..<256 {
                 let n = tx.withUnsafeMutableBytes { interface.poll(now: now, into: $0) }
                 if n == 0 { break }
@@ -99,6 +100,72 @@ private func pingCommand(_ destination: String, count: Int, size: Int) -> [Strin
     return ["/usr/bin/python3", "-c", script, destination, "\(count)", "\(size)"]
 }
 
+/// An echo service on the host behind the interface: every byte read is written back;
+/// once the peer has closed and everything went back, the connection is closed.
+private final class EchoLoop {
+    let host: IPv4Host
+    let port: UInt16
+    var handles: [ConnectionHandle] = []
+    var pending: [ConnectionHandle: [UInt8]] = [:]
+    var closed: Set<ConnectionHandle> = []
+    var echoed = 0
+    var buffer = [UInt8](repeating: 0, count: 65536)
+
+    init(host: IPv4Host, port: UInt16) throws {
+        self.host = host
+        self.port = port
+        try host.listen(port: port)
+    }
+
+    func tick() {
+        while let h = host.accept(port: port) { handles.append(h) }
+        for h in handles where !closed.contains(h) {
+            guard let c = host.connection(h) else { closed.insert(h); continue }
+            var out = pending[h] ?? []
+            let n = buffer.withUnsafeMutableBytes { host.read(h, into: $0) }
+            out.append(contentsOf: buffer[0..<n])
+            if !out.isEmpty {
+                let w = host.write(h, out)
+                echoed += w
+                out.removeFirst(w)
+            }
+            pending[h] = out
+            if out.isEmpty && c.readableBytes == 0 && c.state == .closeWait {
+                host.close(h)
+                closed.insert(h)
+            }
+        }
+    }
+}
+
+private let tcpClientScript = """
+import hashlib, os, socket, sys
+data = os.urandom(int(sys.argv[2]))
+s = socket.create_connection(('192.0.2.2', int(sys.argv[1])), timeout=5)
+s.sendall(data)
+s.shutdown(socket.SHUT_WR)
+got = bytearray()
+while True:
+    b = s.recv(65536)
+    if not b: break
+    got += b
+print('echoed %d bytes %s' % (len(got), 'exact' if bytes(got) == data else 'MISMATCH'))
+sys.exit(0 if bytes(got) == data else 1)
+"""
+
+private let refusedScript = """
+import socket
+s = socket.socket()
+s.settimeout(3)
+try:
+    s.connect(('192.0.2.2', 81))
+    print('connected')
+except ConnectionRefusedError:
+    print('refused')
+except socket.timeout:
+    print('timeout')
+"""
+
 @Suite("Interface against the Linux kernel over TAP", .serialized)
 struct InterfaceKernelTests {
     @Test func kernelPingIsAnsweredByOurInterface() throws {
@@ -139,5 +206,27 @@ struct InterfaceKernelTests {
         #expect(replies.map(\.sequence) == [1, 2, 3])
         #expect(replies.allSatisfy { $0.size == 3000 && $0.dataMatches && $0.from == kernel })
         #expect(k.interface.counters.datagramsReassembled == 3)
+    }
+
+    @Test func kernelTCPClientEchoesTwoHundredKilobytesExactly() throws {
+        guard Privilege.requireRoot("Interface TAP test") else { return }
+        try #require(FileManager.default.isExecutableFile(atPath: "/usr/bin/python3"), "no /usr/bin/python3")
+        let k = try InterfaceBehindTAP()
+        let echo = try EchoLoop(host: k.interface.host, port: 7)
+        let r = try k.run(["/usr/bin/python3", "-c", tcpClientScript, "7", "204800"], seconds: 20, tick: echo.tick)
+        #expect(r.status == 0, "\(r.output)")
+        #expect(r.output.contains("echoed 204800 bytes exact"), "\(r.output)")
+        #expect(echo.echoed == 204_800)
+        #expect(k.interface.host.counters.drops.total == 0, "\(k.interface.host.counters.drops)")
+        #expect(k.interface.counters.drops.total == 0, "\(k.interface.counters.drops)")
+    }
+
+    @Test func kernelSYNToClosedPortIsRefused() throws {
+        guard Privilege.requireRoot("Interface TAP test") else { return }
+        try #require(FileManager.default.isExecutableFile(atPath: "/usr/bin/python3"), "no /usr/bin/python3")
+        let k = try InterfaceBehindTAP()
+        let r = try k.run(["/usr/bin/python3", "-c", refusedScript], seconds: 10)
+        #expect(r.output.contains("refused"), "\(r.output)")
+        #expect(k.interface.host.counters.resetsSent == 1)
     }
 }

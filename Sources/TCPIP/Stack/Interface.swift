@@ -399,9 +399,8 @@ public final class Interface {
     public var nextDeadline: Instant? {
         if gratuitousPending || !arpOut.isEmpty || transmitHead < transmitQueue.count { return lastNow }
         var d = host.nextDeadline
-        for x in [arpDeadline, reassemblyDeadline] {
-            if let x, d == nil || x < d! { d = x }
-        }
+        if let x = arpDeadline, d == nil || x < d! { d = x }
+        if let x = reassemblyDeadline, d == nil || x < d! { d = x }
         return d
     }
 

@@ -13,7 +13,8 @@ struct OutgoingDatagram {
 }
 
 extension Interface {
-    var queuedDatagrams: Int { transmitQueue.count - transmitHead }
+    /// Datagrams waiting in the transmit queue.
+    public var queuedDatagrams: Int { transmitQueue.count - transmitHead }
 
     /// Queues a whole datagram (header included) for `poll`; false (counted) when full.
     @discardableResult

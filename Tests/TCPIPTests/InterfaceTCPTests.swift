@@ -77,3 +77,29 @@ import Testing
         }
     }
 }
+
+@Suite struct InterfaceConnectTests {
+    @Test func connectWithoutRouteIsRefusedAtOnceAndARPFailureFailsTheConnect() throws {
+        let i = try IFX.interface()
+        #expect(throws: InterfaceError.noRoute) { try i.connect(to: IPv4Address(198, 51, 100, 1), port: 80, now: .zero) }
+        #expect(throws: InterfaceError.host(.invalidDestination)) { try i.connect(to: IFX.ipK, port: 0, now: .zero) }
+        // On-link but nobody answers ARP: after three requests the connect fails with .unreachable.
+        let h = try i.connect(to: IFX.ipK, port: 80, now: .zero)
+        let c = try #require(i.host.connection(h))
+        var now = Instant.zero
+        var frames = 0
+        for _ in 0..<10 {
+            frames += IFX.drain(i, now: now).count
+            guard let d = i.nextDeadline, c.state == .synSent else { break }
+            now = d
+        }
+        #expect(c.state == .closed)
+        var last: TCPEvent?
+        while let e = c.nextEvent() { last = e }
+        #expect(last == .closed(.unreachable))
+        #expect(i.counters.arpRequestsSent == 3)
+        // The SYN and its retransmission (RTO 1 s) waited for ARP and were dropped.
+        #expect(i.nextEvent() == .resolutionFailed(IFX.ipK, droppedPackets: 2))
+        #expect(frames == 3)
+    }
+}

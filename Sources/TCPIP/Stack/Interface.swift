@@ -96,6 +96,8 @@ public enum InterfaceError: Error, Equatable, Sendable, CustomStringConvertible 
     case queueFull
     /// A configuration this version does not implement (IPv6, transparent mode).
     case unsupported(String)
+    /// The host refused (port in use, no ephemeral port, invalid destination).
+    case host(HostError)
 
     public var description: String {
         switch self {
@@ -106,6 +108,7 @@ public enum InterfaceError: Error, Equatable, Sendable, CustomStringConvertible 
         case .datagramTooLarge: return "datagram too large"
         case .queueFull: return "transmit queue full"
         case .unsupported(let what): return "unsupported: \(what)"
+        case .host(let e): return "\(e)"
         }
     }
 }
@@ -205,7 +208,7 @@ public struct InterfaceDropCounts: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// What the interface did.
-public struct InterfaceCounters: Sendable, Hashable {
+public struct InterfaceCounters: Sendable, Hashable, CustomStringConvertible {
     public var framesIn = 0
     public var framesOut = 0
     public var arpRequestsAnswered = 0
@@ -224,6 +227,15 @@ public struct InterfaceCounters: Sendable, Hashable {
     public var pingRepliesReceived = 0
     public var drops = InterfaceDropCounts()
     public init() {}
+
+    /// One line: traffic, ARP, ICMP, UDP, then the drops by reason.
+    public var description: String {
+        "frames in=\(framesIn) out=\(framesOut) arp answered=\(arpRequestsAnswered) requests=\(arpRequestsSent) "
+            + "failed=\(arpResolutionsFailed) reassembled=\(datagramsReassembled) fragmentsSent=\(fragmentsSent) "
+            + "echoReplies=\(echoRepliesSent) icmpErrors sent=\(icmpErrorsSent) received=\(icmpErrorsReceived) "
+            + "applied=\(icmpErrorsApplied) udp in=\(udpDatagramsIn) out=\(udpDatagramsOut) "
+            + "pings=\(pingsSent)/\(pingRepliesReceived) drops: \(drops)"
+    }
 }
 
 /// Something the application may want to know about.
@@ -352,6 +364,17 @@ public final class Interface {
 
     public func receive(_ bytes: [UInt8], now: Instant) {
         bytes.withUnsafeBytes { receive($0, now: now) }
+    }
+
+    // MARK: the application's side
+
+    /// Active TCP open through the host, refused at once with `.noRoute` when the
+    /// destination has no route (off-link without a gateway), as Linux's ENETUNREACH.
+    public func connect(to remote: IPv4Address, port: UInt16, now: Instant,
+                        configuration tcp: TCPConfiguration? = nil) throws(InterfaceError) -> ConnectionHandle {
+        noteTime(now)
+        guard case .neighbor? = route.nextHop(for: remote) else { throw .noRoute }
+        do { return try host.connect(to: remote, port: port, now: now, configuration: tcp) } catch { throw .host(error) }
     }
 
     // MARK: transmit

@@ -18,6 +18,24 @@
 /// Passive open: the stack makes one LISTEN connection per arriving SYN (with the full
 /// four-tuple) and hands it the SYN with `acceptSYN(segment:iss:now:)` (or `handle`,
 /// which then uses the ISS given to `listen`).
+///
+/// After `handle`, `write`, `read` (a window update may be due), `close` or `abort`, call
+/// `poll` until it returns 0; otherwise call it at `nextDeadline`.
+///
+/// Choices where the RFCs leave room (each documented where it is made):
+/// - After a retransmission timeout SND.NXT goes back to SND.UNA (go-back-N, as BSD);
+///   `sndMax` keeps the highest sequence number sent, and pure ACKs carry it.
+/// - Zero-window and keepalive probes are data-less ACKs with SEQ = SND.UNA − 1 (as Linux);
+///   probing never gives up while the peer answers, and after `maximumRetransmissions`
+///   unanswered probes the connection times out.
+/// - Out-of-window and challenge ACKs share one rate limit (`invalidSegmentACKInterval`);
+///   segments carrying data or FIN are always answered.
+/// - RST in TIME-WAIT is ignored (RFC 1337) unless `timeWaitResetPolicy` says `.close`.
+/// - RTT: timestamps when negotiated (no sample from an ACK echoing a TSval older than
+///   the last timeout's retransmission), else one timed segment with Karn's rule.
+/// - A segment that carries data on a SYN, or data beyond the receive buffer, is not taken
+///   (the peer sends it again); a bare FIN is taken even under a zero window.
+/// - Segments without the timestamps option after it was negotiated are accepted (as Linux).
 public final class TCPConnection {
     public internal(set) var tuple: FourTuple
     let config: TCPConfiguration

@@ -65,13 +65,17 @@ extension TCPConnection {
         inRecovery ? 0 : min(dupAcks, 2) * sendMSS
     }
 
-    /// With SACK in recovery (RFC 6675 NextSeg rule 1): the next lost segment to retransmit
-    /// when the pipe leaves room.
+    /// With SACK in recovery (RFC 6675 NextSeg): when the pipe leaves room, the next lost
+    /// segment (rule 1); when no new data can go (nothing queued, or the peer's window is
+    /// full), the next unSACKed segment even if not yet deemed lost (rule 3).
     func sackRecoverySegment() -> (seq: SequenceNumber, length: Int)? {
         guard inRecovery, sackEnabled else { return nil }
         let pipe = scoreboard.pipe(sndUna: sndUna, sndNxt: sndMax, highRxt: highRxt, mss: sendMSS)
         guard cc.congestionWindow - pipe >= sendMSS else { return nil }
-        guard let s = scoreboard.nextSegment(sndUna: sndUna, sndNxt: sndMax, highRxt: highRxt, mss: sendMSS) else { return nil }
+        let unsent = sendBuffer.count - (sndMax - bufferSeq)
+        let newData = unsent > 0 && sndWnd > sndMax - sndUna
+        guard let s = scoreboard.nextSegment(sndUna: sndUna, sndNxt: sndMax, highRxt: highRxt, mss: sendMSS,
+                                             newDataAvailable: newData) else { return nil }
         return (s.start, s.length)
     }
 

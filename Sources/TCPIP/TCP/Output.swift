@@ -126,14 +126,16 @@ extension TCPConnection {
         // Retransmission of one chosen segment: fast retransmit, NewReno partial ACK, SACK recovery.
         if let (seq, limit) = chosenRetransmission() {
             let off = seq - bufferSeq
-            if off >= 0 && off <= sendBuffer.count {
-                let avail = sendBuffer.count - off
-                let fin = finQueued && sndMax > finSeq
+            let avail = sendBuffer.count - off
+            let fin = finQueued && sndMax > finSeq
+            // Something to resend: bytes, or the FIN alone (it occupies sequence space too).
+            if off >= 0 && off <= sendBuffer.count && (avail > 0 || fin) && limit > 0 {
                 let (len, payload) = writeSegment(into: b, seq: seq, ack: rcvNxt, flags: .ack, options: dataOptions(now: now),
                                                   window: windowField(), payloadOffset: off,
                                                   payloadLimit: min(avail, limit), finIfComplete: fin, now: now)
                 retransmitAt = nil
-                if seq + payload > highRxt { highRxt = seq + payload }
+                let end = seq + payload + (fin && off + payload == sendBuffer.count ? 1 : 0)
+                if end > highRxt { highRxt = end }
                 internalCounters.retransmittedSegments += 1
                 if retransmitDeadline == nil { retransmitDeadline = now + rtt.rto }
                 return len

@@ -41,6 +41,28 @@ import Testing
         }
     }
 
+    @Test func extremeConfigurationsAreBroughtIntoRange() {
+        for extreme in [true, false] {
+            var c = TCPConfiguration()
+            c.initialRTO = extreme ? .seconds(Int64.max / 4) : .zero
+            c.minimumRTO = extreme ? .seconds(Int64.max / 4) : .zero
+            c.maximumRTO = extreme ? .seconds(Int64.max / 4) : .zero
+            c.maximumSegmentLifetime = extreme ? .seconds(Int64.max / 4) : .zero
+            c.sendBufferSize = extreme ? Int.max : 0
+            c.receiveBufferSize = extreme ? Int.max : -5
+            c.maximumSegmentSize = extreme ? Int.max : 0
+            c.synRetries = extreme ? Int.max : -1
+            c.maximumRetransmissions = extreme ? Int.max : -1
+            c.eventQueueLimit = extreme ? Int.max : 0
+            let p = Pair.clientServer(configuration: c)
+            p.run()
+            #expect(p.a.state == .established && p.b.state == .established, "extreme \(extreme)")
+            _ = [UInt8](repeating: 1, count: 3000).withUnsafeBytes { p.a.write($0) }
+            p.runTimed(limit: .seconds(10)) { p.b.readableBytes > 0 }
+            #expect(p.b.readableBytes > 0, "extreme \(extreme)")
+        }
+    }
+
     @Test func malformedOptionsAreCountedAndDropped() {
         let s = Script.established()
         var b = s.bytes(.ack, seq: 2001, ack: 101, options: [.noOperation, .noOperation, .noOperation, .noOperation])

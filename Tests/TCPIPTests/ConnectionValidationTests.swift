@@ -94,4 +94,16 @@ import Testing
         #expect(s.conn.sendUnacknowledged == SequenceNumber(116))
         #expect(s.read().count == 100)
     }
+
+    @Test func ackOlderThanTheLargestWindowGetsAChallengeACK() {
+        let s = Script.established()
+        // SND.UNA = 101, MAX.SND.WND = 65535: an ACK below 101 - 65535 is not acceptable (RFC 5961 §5).
+        s.send(.ack, seq: 2001, ack: 101 &- 70_000, payload: [1, 2, 3])
+        s.expect(.ack, seq: 101, ack: 2001)
+        #expect(s.read().isEmpty)
+        #expect(s.conn.counters.challengeAcksSent == 1)
+        // An old but acceptable duplicate ACK is processed normally: its data is taken.
+        s.send(.ack, seq: 2001, ack: 100, payload: [1, 2, 3])
+        #expect(s.read() == [1, 2, 3])
+    }
 }

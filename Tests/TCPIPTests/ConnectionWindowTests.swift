@@ -29,12 +29,13 @@ import Testing
         c.receiveBufferSize = 4000
         let s = Script.established(configuration: c)
         var edges: [UInt32] = []
-        for i in 0..<3 { s.send(.ack, seq: 2001 + UInt32(1000 * i), ack: 101, payload: Array(repeating: 1, count: 1000)) }
-        // Three segments of 1000: at least 2920 bytes = two full segments: ACK at once.
-        let a1 = s.expect(.ack, seq: 101, ack: 5001, window: 1000)!
+        // Segments of 1000 bytes (the largest seen, so "full-sized"): every second one is ACKed at once.
+        s.send(.ack, seq: 2001, ack: 101, payload: Array(repeating: 1, count: 1000))
+        s.expectNothing()
+        s.send(.ack, seq: 3001, ack: 101, payload: Array(repeating: 1, count: 1000))
+        let a1 = s.expect(.ack, seq: 101, ack: 4001, window: 2000)!
+        s.send(.ack, seq: 4001, ack: 101, payload: Array(repeating: 1, count: 1000))
         s.send(.ack, seq: 5001, ack: 101, payload: Array(repeating: 1, count: 1000))
-        s.expectNothing()  // the 4th waits for the delayed ACK
-        s.advance(by: .milliseconds(200))
         let a2 = s.expect(.ack, seq: 101, ack: 6001, window: 0)!
         edges += [a1.ack + UInt32(a1.window), a2.ack + UInt32(a2.window)]
         // Reading 1000 bytes frees less than min(buffer/2, MSS): no update (receiver SWS avoidance).
@@ -43,7 +44,7 @@ import Testing
         #expect(s.read(max: 1000).count == 1000)
         let a3 = s.expect(.ack, seq: 101, ack: 6001, window: 2000)!
         edges.append(a3.ack + UInt32(a3.window))
-        #expect(edges == [6001, 6001, 8001])
+        #expect(edges == [6001, 6001, 8001])  // the right edge never moves left
     }
 
     @Test func nagleHoldsASmallSegmentWhileDataIsUnacknowledged() {
@@ -128,6 +129,31 @@ import Testing
         }
         s.expectNothing()
         #expect(s.conn.state == .closed)
+        #expect(s.events().last == .closed(.timedOut))
+    }
+}
+
+@Suite struct ConnectionShrunkWindowTests {
+    @Test func windowShrunkToZeroUnderDataInFlightIsProbedByRetransmissionWithoutTimingOut() {
+        let s = Script.established()
+        _ = s.write(count: 100)
+        s.expect([.ack, .psh], seq: 101, payload: 100)
+        // The peer takes nothing and closes its window.
+        s.send(.ack, seq: 2001, ack: 101, window: 0)
+        for _ in 0..<20 {
+            s.advanceToDeadline()
+            let out = s.output()
+            #expect(out.count == 1 && out.first?.seq == 101 && out.first?.payload.count == 100)
+            s.send(.ack, seq: 2001, ack: 101, window: 0)  // still alive, still full
+        }
+        #expect(s.conn.state == .established)
+        s.send(.ack, seq: 2001, ack: 201, window: 1000)
+        #expect(s.conn.sendUnacknowledged == SequenceNumber(201))
+        // Silence for longer than the maximum RTO ends it.
+        var t = 0
+        _ = s.write(count: 10); _ = s.output()
+        s.send(.ack, seq: 2001, ack: 201, window: 0)
+        while s.conn.state == .established && t < 100 { s.advanceToDeadline(); _ = s.output(); t += 1 }
         #expect(s.events().last == .closed(.timedOut))
     }
 }

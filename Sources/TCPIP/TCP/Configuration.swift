@@ -73,6 +73,14 @@ public struct TCPConfiguration: Sendable, Hashable {
     /// Settings brought into their valid ranges (so bad configuration cannot trap the engine).
     var sanitized: TCPConfiguration {
         var c = self
+        // Durations between 1 ms and a day: no arithmetic on them can overflow.
+        func clamp(_ d: Duration) -> Duration { min(max(d, .milliseconds(1)), .seconds(86_400)) }
+        c.initialRTO = clamp(c.initialRTO); c.minimumRTO = clamp(c.minimumRTO); c.maximumRTO = clamp(c.maximumRTO)
+        c.maximumSegmentLifetime = clamp(c.maximumSegmentLifetime); c.delayedACKTimeout = clamp(c.delayedACKTimeout)
+        c.keepaliveIdle = clamp(c.keepaliveIdle); c.keepaliveInterval = clamp(c.keepaliveInterval)
+        c.finWait2Timeout = clamp(c.finWait2Timeout)
+        c.invalidSegmentACKInterval = min(max(c.invalidSegmentACKInterval, .zero), .seconds(86_400))
+        c.synRetries = min(c.synRetries, 64); c.maximumRetransmissions = min(c.maximumRetransmissions, 1000)
         c.sendBufferSize = max(1, min(c.sendBufferSize, 1 << 30))
         c.receiveBufferSize = max(1, min(c.receiveBufferSize, 1 << 30))
         c.maximumSegmentSize = max(64, min(c.maximumSegmentSize, 65495))

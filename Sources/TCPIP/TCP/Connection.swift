@@ -104,6 +104,8 @@ public final class TCPConnection {
     var owedDuplicateACKs = 0
     /// In-order bytes received since our last ACK (delayed ACK: every second full segment).
     var bytesSinceAck = 0
+    /// The largest segment payload received (starts at 536): the peer's SMSS as far as we can tell.
+    var receiveMSSEstimate = 536
     /// Zero-window probes sent since the peer last answered.
     var unansweredProbes = 0
     var pendingReset: (seq: SequenceNumber, ack: SequenceNumber?)?
@@ -123,6 +125,7 @@ public final class TCPConnection {
     var keepaliveDeadline: Instant?
     var timeWaitDeadline: Instant?
     var finWait2Deadline: Instant?
+    var finWait2TimerPending = false
     var retransmitCount = 0
     var persistBackoff = 0
     var keepaliveProbesSent = 0
@@ -276,7 +279,7 @@ public final class TCPConnection {
             finQueued = true
             setState(.lastAck)
         case .finWait2:
-            if fully { finWait2Deadline = lastReceiveTime + config.finWait2Timeout }
+            if fully { finWait2TimerPending = true }  // started at the next poll (close has no clock)
         default:
             break
         }
@@ -358,5 +361,12 @@ public final class TCPConnection {
         if let last = lastInvalidACK, now - last < config.invalidSegmentACKInterval { return false }
         lastInvalidACK = now
         return true
+    }
+}
+
+extension TCPConnection: CustomStringConvertible {
+    /// State and sequence variables, for logs: "ESTABLISHED una=101 nxt=201 max=201 wnd=65535 rcv.nxt=2001".
+    public var description: String {
+        "\(state) una=\(sndUna) nxt=\(sndNxt) max=\(sndMax) wnd=\(sndWnd) rcv.nxt=\(rcvNxt) cwnd=\(cc.congestionWindow)"
     }
 }

@@ -5,7 +5,8 @@
 extension TCPConnection {
     /// Fires expired timers, then writes at most one complete segment (header, options,
     /// payload, checksum) into `buffer`. Returns its length; 0 when there is nothing to send.
-    /// Call it until it returns 0.
+    /// Call it until it returns 0. `buffer` must hold at least 60 bytes (the largest header);
+    /// the payload is cut to what fits after the header and to the peer's MSS less options.
     public func poll(now: Instant, into buffer: UnsafeMutableRawBufferPointer) -> Int {
         fireTimers(now: now)
         guard buffer.count >= 60 else { return 0 }  // room for any header with options

@@ -287,6 +287,7 @@ extension TCPConnection {
 
         // Seventh: segment text.
         if dataLen > 0 && state.receivesData {
+            if payload.count > receiveMSSEstimate { receiveMSSEstimate = min(payload.count, 65535) }
             let bytes = UnsafeRawBufferPointer(rebasing: payload[dataStart..<(dataStart + dataLen)])
             let offset = dataSeq - rcvNxt
             let r = receiveBuffer.insert(bytes, at: offset)

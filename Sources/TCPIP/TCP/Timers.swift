@@ -17,6 +17,10 @@ extension TCPConnection {
 
     /// Runs the timers whose deadline has passed.
     func fireTimers(now: Instant) {
+        if finWait2TimerPending {
+            finWait2TimerPending = false
+            if state == .finWait2 && finWait2Deadline == nil { finWait2Deadline = now + config.finWait2Timeout }
+        }
         if let t = timeWaitDeadline, t <= now {
             timeWaitDeadline = nil
             terminate(nil)
@@ -53,12 +57,21 @@ extension TCPConnection {
     /// `maximumRetransmissions` times; then the connection times out.
     func retransmissionTimeout(now: Instant) {
         guard sndMax > sndUna else { return }
-        retransmitCount += 1
         internalCounters.timeouts += 1
-        let limit = (state == .synSent || state == .synReceived) ? config.synRetries : config.maximumRetransmissions
-        if retransmitCount > limit {
-            terminate(.timedOut)
-            return
+        let handshake = state == .synSent || state == .synReceived
+        // The peer shrank its window to zero under data in flight: the retransmission becomes
+        // a window probe and does not count against the connection while the peer still
+        // talks to us (as Linux; it gives up after `maximumRTO` of silence).
+        let shrunkWindow = !handshake && sndWnd == 0
+        if shrunkWindow {
+            if now - lastReceiveTime > config.maximumRTO { terminate(.timedOut); return }
+        } else {
+            retransmitCount += 1
+            let limit = handshake ? config.synRetries : config.maximumRetransmissions
+            if retransmitCount > limit {
+                terminate(.timedOut)
+                return
+            }
         }
         rtt.backOff()
         if state != .synSent && state != .synReceived {
@@ -72,7 +85,8 @@ extension TCPConnection {
         recover = sndMax  // RFC 6582 §3.2 step 4
         highRxt = sndUna
         scoreboard.removeAll()  // RFC 2018 §8: the receiver may have reneged
-        sndNxt = (state == .synSent || state == .synReceived) ? iss : sndUna
+        sndNxt = handshake ? iss : sndUna
+        if shrunkWindow { retransmitAt = sndUna }  // sent despite the zero window
         retransmitDeadline = now + rtt.rto
     }
 
@@ -86,7 +100,9 @@ extension TCPConnection {
     /// Delayed ACK: ACK every second full segment at once, otherwise within the timeout.
     func scheduleDelayedACK(bytes: Int, now: Instant) {
         bytesSinceAck += bytes
-        let fullSegment = max(1, config.maximumSegmentSize - (timestampsEnabled ? 12 : 0))
+        // "Full-sized": the largest segment the peer has sent so far (its SMSS as far as we
+        // can tell, as Linux's rcv_mss), at most what our MSS allows.
+        let fullSegment = max(1, min(config.maximumSegmentSize - (timestampsEnabled ? 12 : 0), receiveMSSEstimate))
         if !config.delayedAcknowledgments || bytesSinceAck >= 2 * fullSegment {
             ackNow = true
         } else if delayedACKDeadline == nil {

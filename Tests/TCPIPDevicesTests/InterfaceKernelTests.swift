@@ -11,14 +11,14 @@ private final class InterfaceBehindTAP {
     let interface: Interface
     let origin = DispatchTime.now().uptimeNanoseconds
 
-    init() throws {
+    init(kind: TunTapDevice.Kind = .tap) throws {
         namespace = try NetworkNamespace(prefix: "tcpipif")
-        device = try TunTapDevice(name: "tap\(namespace.suffix)", kind: .tap)
+        device = try TunTapDevice(name: "\(kind == .tap ? "tap" : "tun")\(namespace.suffix)", kind: kind)
         try namespace.adopt(interface: device.name)
         _ = try? namespace.exec(["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"])
         try namespace.exec(["ip", "addr", "add", "192.0.2.1/24", "dev", device.name])
         try namespace.exec(["ip", "link", "set", device.name, "up"])
-        let config = InterfaceConfiguration(link: .ethernet(MACAddress(0x02, 0, 0, 0, 0, 0x02)),
+        let config = InterfaceConfiguration(link: kind == .tap ? .ethernet(MACAddress(0x02, 0, 0, 0, 0, 0x02)) : .ip,
                                             address: IPv4Address(192, 0, 2, 2), prefixLength: 24, mtu: 1500)
         interface = try Interface(configuration: config, seed: 42)
     }
@@ -37,7 +37,7 @@ private final class InterfaceBehindTAP {
         try p.run()
         let deadline = Date().addingTimeInterval(seconds)
         var rx = [UInt8](repeating: 0, count: 65536)
-        var tx = [UInt8](repeating: 0, count: 1514)
+        var tx = [UInt8](repeating: 0, count: interface.frameCapacity)
         var iterations = 0
         while p.isRunning && Date() < deadline && iterations < 100_000 {
             iterations += 1
@@ -228,5 +228,17 @@ struct InterfaceKernelTests {
         let r = try k.run(["/usr/bin/python3", "-c", refusedScript], seconds: 10)
         #expect(r.output.contains("refused"), "\(r.output)")
         #expect(k.interface.host.counters.resetsSent == 1)
+    }
+
+    @Test func kernelPingThroughTUNIsAnsweredInIPMode() throws {
+        guard Privilege.requireRoot("Interface TUN test") else { return }
+        let cmd = try #require(pingCommand("192.0.2.2", count: 3, size: 3000), "neither ping nor /usr/bin/python3")
+        let k = try InterfaceBehindTAP(kind: .tun)
+        let r = try k.run(cmd, seconds: 15)
+        #expect(r.status == 0, "\(r.output)")
+        #expect(r.output.contains("3 received"), "\(r.output)")
+        #expect(k.interface.counters.datagramsReassembled == 3)
+        #expect(k.interface.counters.fragmentsSent == 9)
+        #expect(k.interface.counters.arpRequestsSent == 0)
     }
 }

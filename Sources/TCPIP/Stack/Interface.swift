@@ -274,6 +274,8 @@ public final class Interface {
     public var address: IPv4Address { configuration.route.address }
     public var route: IPv4Route { configuration.route }
     public var mtu: Int { configuration.mtu }
+    /// The largest frame `poll` writes: the MTU plus the link header. Size poll buffers to it.
+    public var frameCapacity: Int { configuration.mtu + configuration.link.headerLength }
     /// Our MAC address (nil on a TUN).
     public var macAddress: MACAddress? {
         if case .ethernet(let m) = configuration.link { return m }

@@ -155,3 +155,29 @@ import Testing
         #expect(tun.counters.drops.ipv6Unsupported == 1)
     }
 }
+
+@Suite struct InterfaceNeighborConfirmationTests {
+    typealias F = IFX
+
+    @Test func trafficFromTheNeighborKeepsItsEntryAliveButNeverChangesIt() throws {
+        let i = try F.interface()
+        F.introduceK(to: i)                      // learned at 0 s, lifetime 60 s
+        let t40 = Instant.zero + .seconds(40), t80 = Instant.zero + .seconds(80)
+        i.receive(F.ethernet(to: F.macA, type: EtherType.ipv4, try F.ip(IPProtocol.icmp, F.echoRequest(data: [1]))), now: t40)
+        _ = F.drain(i, now: t40)
+        #expect(i.arp.lookup(F.ipK, now: t80) == F.macK)
+        // A frame claiming K's address from another MAC neither refreshes nor rewrites the entry.
+        let j = try F.interface()
+        F.introduceK(to: j)
+        j.receive(F.ethernet(to: F.macA, from: F.macB, type: EtherType.ipv4, try F.ip(IPProtocol.icmp, F.echoRequest(data: [1]))), now: t40)
+        #expect(j.arp.lookup(F.ipK, now: t40) == F.macK)
+        #expect(j.arp.lookup(F.ipK, now: t80) == nil)
+    }
+
+    @Test func packetFromOurOwnAddressIsABadSource() throws {
+        let i = try F.interface()
+        i.receive(F.ethernet(to: F.macA, type: EtherType.ipv4, try F.ip(IPProtocol.icmp, F.echoRequest(data: [1]), from: F.ipA)), now: .zero)
+        #expect(i.counters.drops.badSource == 1)
+        #expect(F.drain(i).isEmpty)
+    }
+}

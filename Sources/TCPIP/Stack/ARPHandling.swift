@@ -80,4 +80,20 @@ extension Interface {
             host.wake(host.table.handle(of: slot))
         }
     }
+
+    /// Reachability confirmation from received traffic (as Linux's NUD confirms from
+    /// upper layers): a datagram from a neighbour whose frame comes from the MAC address
+    /// the cache holds for it extends that entry, at most once per half lifetime, so a
+    /// long transfer does not stall on the entry's expiry. An entry is never created or
+    /// changed here (a frame's source MAC alone is not ARP).
+    func confirmNeighbor(source: IPv4Address, mac: MACAddress, now: Instant) {
+        let neighbor: IPv4Address
+        if route.isOnLink(source) { neighbor = source } else if let g = route.gateway { neighbor = g } else { return }
+        if let c = lastConfirmed, c.neighbor == neighbor, c.mac == mac,
+           now - c.at < configuration.arp.entryLifetime / 2 { return }
+        guard arp.lookup(neighbor, now: now) == mac else { return }
+        _ = arp.learn(neighbor, is: mac, now: now, create: false)
+        lastConfirmed = (neighbor, mac, now)
+        arpDeadline = arp.nextDeadline
+    }
 }

@@ -10,7 +10,7 @@ extension Interface {
         guard dst == ourMAC || broadcast else { counters.drops.notOurMAC += 1; return }
         guard !eth.isTagged else { counters.drops.vlanTagged += 1; return }
         switch eth.etherType {
-        case EtherType.ipv4: receivePacket(eth.payload, linkBroadcast: broadcast, now: now)
+        case EtherType.ipv4: receivePacket(eth.payload, linkBroadcast: broadcast, linkSource: eth.source, now: now)
         case EtherType.arp: receiveARP(eth.payload, ourMAC: ourMAC, now: now)
         case EtherType.ipv6: counters.drops.ipv6Unsupported += 1
         default: counters.drops.unknownEtherType += 1

@@ -3,8 +3,8 @@
 
 extension Interface {
     /// One IPv4 packet in (the Ethernet payload, or a whole TUN packet). Link padding
-    /// after the total length is ignored.
-    func receivePacket(_ bytes: UnsafeRawBufferPointer, linkBroadcast: Bool, now: Instant) {
+    /// after the total length is ignored. `linkSource`: the frame's source MAC (Ethernet).
+    func receivePacket(_ bytes: UnsafeRawBufferPointer, linkBroadcast: Bool, linkSource: MACAddress?, now: Instant) {
         guard !bytes.isEmpty else { counters.drops.malformedIP += 1; return }
         if bytes[0] >> 4 == 6, case .ip = configuration.link { counters.drops.ipv6Unsupported += 1; return }
         let ip: IPv4HeaderView
@@ -17,7 +17,8 @@ extension Interface {
         let toBroadcast = route.isBroadcast(destination)
         guard destination == address || toBroadcast else { counters.drops.notForUs += 1; return }
         let source = ip.source
-        guard !route.isBroadcast(source), !source.isMulticast else { counters.drops.badSource += 1; return }
+        guard !route.isBroadcast(source), !source.isMulticast, source != address else { counters.drops.badSource += 1; return }
+        if let mac = linkSource { confirmNeighbor(source: source, mac: mac, now: now) }
         if ip.isFragment {
             reassemble(ip, toBroadcast: toBroadcast, now: now)
             return

@@ -288,6 +288,8 @@ public final class Interface {
     /// ARP packets to send and the MAC address each goes to.
     var arpOut: [(packet: ARPPacket, to: MACAddress)] = []
     var gratuitousPending: Bool
+    /// The neighbour last confirmed reachable by traffic from it (ARPHandling.swift).
+    var lastConfirmed: (neighbor: IPv4Address, mac: MACAddress, at: Instant)?
 
     // IPv4 (IPv4Input.swift, IPv4Output.swift)
     public internal(set) var reassembly: IPv4Reassembly
@@ -360,7 +362,7 @@ public final class Interface {
         counters.framesIn += 1
         switch configuration.link {
         case .ethernet(let mac): receiveFrame(bytes, ourMAC: mac, now: now)
-        case .ip: receivePacket(bytes, linkBroadcast: false, now: now)
+        case .ip: receivePacket(bytes, linkBroadcast: false, linkSource: nil, now: now)
         }
     }
 

@@ -370,6 +370,16 @@ public final class Interface {
         bytes.withUnsafeBytes { receive($0, now: now) }
     }
 
+    /// `receive(_:now:)` under the name the runtime's `PacketProcessor` uses (a frame on
+    /// an Ethernet link, a packet on an IP link).
+    @inline(__always)
+    public func receive(packet: UnsafeRawBufferPointer, now: Instant) { receive(packet, now: now) }
+
+    /// The TCP host (the runtime's `PacketProcessor.tcpHost`).
+    public var tcpHost: IPv4Host { host }
+    /// `frameCapacity` (the runtime's `PacketProcessor.maximumPacketSize`).
+    public var maximumPacketSize: Int { frameCapacity }
+
     // MARK: the application's side
 
     /// Active TCP open through the host, refused at once with `.noRoute` when the

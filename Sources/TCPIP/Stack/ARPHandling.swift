@@ -90,7 +90,7 @@ extension Interface {
         let neighbor: IPv4Address
         if route.isOnLink(source) { neighbor = source } else if let g = route.gateway { neighbor = g } else { return }
         if let c = lastConfirmed, c.neighbor == neighbor, c.mac == mac,
-           now - c.at < configuration.arp.entryLifetime / 2 { return }
+           now.nanoseconds &- c.at.nanoseconds < confirmInterval { return }
         guard arp.lookup(neighbor, now: now) == mac else { return }
         _ = arp.learn(neighbor, is: mac, now: now, create: false)
         lastConfirmed = (neighbor, mac, now)

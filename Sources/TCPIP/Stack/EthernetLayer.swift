@@ -46,7 +46,11 @@ extension Interface {
         case .broadcast:
             return .broadcast
         case .neighbor(let a):
-            if let m = arp.lookup(a, now: now) { return m }
+            if let c = hopCache, c.neighbor == a, let d = arpDeadline, now < d { return c.mac }
+            if let m = arp.lookup(a, now: now) {
+                hopCache = (a, m)
+                return m
+            }
             guard let p = parking else { counters.drops.arpUnresolved += 1; return nil }
             park(Array(p), for: a, now: now)
             return nil

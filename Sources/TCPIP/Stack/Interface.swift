@@ -284,7 +284,14 @@ public final class Interface {
 
     // ARP (ARPHandling.swift)
     public internal(set) var arp: ARPCache
-    var arpDeadline: Instant?
+    /// The earliest time any ARP entry expires or a request is due. Every change of the
+    /// cache sets it again, which also clears `hopCache`.
+    var arpDeadline: Instant? { didSet { hopCache = nil } }
+    /// The last next hop looked up and its MAC: valid while the cache is unchanged and
+    /// before `arpDeadline` (no entry expires earlier), so a flow skips the table lookup.
+    var hopCache: (neighbor: IPv4Address, mac: MACAddress)?
+    /// Half the ARP entry lifetime in nanoseconds: how often traffic confirms a neighbour.
+    let confirmInterval: Int64
     /// ARP packets to send and the MAC address each goes to.
     var arpOut: [(packet: ARPPacket, to: MACAddress)] = []
     var gratuitousPending: Bool
@@ -325,6 +332,7 @@ public final class Interface {
         self.configuration = c
         self.host = host
         arp = ARPCache(configuration: c.arp)
+        confirmInterval = (c.arp.entryLifetime / 2).nanosecondsClamped
         reassembly = IPv4Reassembly(limits: c.reassembly)
         reassembled = .allocate(byteCount: 65536, alignment: 8)
         identification = UInt16(truncatingIfNeeded: seed &* 0x9E37_79B9_7F4A_7C15 >> 48)

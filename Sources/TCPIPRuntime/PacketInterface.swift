@@ -40,6 +40,10 @@ public protocol PacketProcessor: AnyObject {
     var nextDeadline: Instant? { get }
 }
 
+/// The full interface (Ethernet + ARP on a TAP, or bare IP on a TUN; ICMP, UDP,
+/// fragments) around an `IPv4Host`: what `TCPStack` runs by default.
+extension Interface: PacketProcessor {}
+
 extension IPv4Host: PacketProcessor {
     public var tcpHost: IPv4Host { self }
     public var maximumPacketSize: Int { mtu }

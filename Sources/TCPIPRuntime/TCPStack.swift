@@ -30,26 +30,41 @@ public final class TCPStack: Sendable {
     public let configuration: TCPConfiguration
     public let mtu: Int
 
-    /// Starts a stack with address `address` on `interface` (a TUN device, or any
-    /// `PacketInterface` carrying IPv4 packets).
+    /// Starts a stack with address `address` on `interface`: a TUN device (IPv4 packets),
+    /// a TAP device (Ethernet frames: ARP, our own MAC), or any `PacketInterface`
+    /// carrying IPv4 packets. The stack answers ARP (TAP), ping and UDP to closed ports
+    /// (ICMP port unreachable) besides TCP.
     ///
     /// - Parameters:
+    ///   - prefixLength, gateway: the on-link prefix and the default route.
     ///   - mtu: the largest IPv4 packet sent; the MSS offered follows from it unless the
     ///     configuration's is smaller.
-    ///   - seed: keys the ephemeral-port and ISN hashes (random by default).
-    public convenience init(interface: some PacketInterface, address: IPv4Address, configuration: TCPConfiguration = .default,
-                mtu: Int = 1500, seed: UInt64 = UInt64.random(in: 0...UInt64.max)) throws {
-        if let device = interface as? TunTapDevice, device.kind == .tap { throw TCPStackError.tapNeedsEthernetInterface }
+    ///   - seed: keys the ephemeral-port and ISN hashes and, on a TAP, our MAC address
+    ///     (locally administered, 02:xx:xx:xx:xx:xx); random by default.
+    public convenience init(interface: some PacketInterface, address: IPv4Address, prefixLength: Int = 24,
+                            gateway: IPv4Address? = nil, configuration: TCPConfiguration = .default,
+                            mtu: Int = 1500, seed: UInt64 = UInt64.random(in: 0...UInt64.max)) throws {
         var config = configuration
         config.maximumSegmentSize = min(config.maximumSegmentSize, max(64, mtu - 40))
         let host = IPv4Host(address: address, configuration: config, mtu: mtu, seed: seed)
-        try self.init(interface: interface, processor: host)
+        let link: InterfaceLink
+        if let device = interface as? TunTapDevice, device.kind == .tap {
+            link = .ethernet(MACAddress(rawValue: 0x0200_0000_0000 | (seed & 0xFF_FFFF_FFFF)))
+        } else {
+            link = .ip
+        }
+        let ifConfig = InterfaceConfiguration(link: link, address: address, prefixLength: prefixLength,
+                                              gateway: gateway, mtu: mtu)
+        try self.init(interface: interface, processor: Interface(configuration: ifConfig, host: host, seed: seed))
     }
 
     /// Starts a stack whose sans-IO side the caller built: `processor` (an `IPv4Host`, or
     /// a fuller interface around one) is fed by `interface`. From now on only the loop
     /// thread may touch `processor`.
     public init(interface: some PacketInterface, processor: some PacketProcessor) throws {
+        if let device = interface as? TunTapDevice, device.kind == .tap, processor is IPv4Host {
+            throw TCPStackError.tapNeedsEthernetInterface
+        }
         let host = processor.tcpHost
         self.address = host.address
         self.configuration = host.configuration
@@ -113,12 +128,13 @@ public final class TCPStack: Sendable {
 
 /// Why a stack could not start.
 public enum TCPStackError: Error, Equatable, Sendable, CustomStringConvertible {
-    /// A TAP device carries Ethernet frames; an `IPv4Host` alone reads raw IPv4 (TUN).
+    /// A TAP device carries Ethernet frames; an `IPv4Host` alone reads raw IPv4 (TUN):
+    /// run a TAP with an `Interface` whose link is `.ethernet`.
     case tapNeedsEthernetInterface
 
     public var description: String {
         switch self {
-        case .tapNeedsEthernetInterface: "TAP needs the Ethernet interface (not yet); use a TUN device"
+        case .tapNeedsEthernetInterface: "a TAP device carries Ethernet frames: run it with an Interface (.ethernet link), not a bare IPv4Host"
         }
     }
 }

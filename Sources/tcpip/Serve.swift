@@ -11,12 +11,14 @@ import Glibc
 /// device. SIGINT/SIGTERM close the connections and exit 0; SIGUSR1 prints the counters.
 struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Serve echo (RFC 862) or discard (RFC 863) over TCP on the userspace stack, through a TUN device.",
+        abstract: "Serve echo (RFC 862) or discard (RFC 863) over TCP on the userspace stack, through a TAP or TUN device.",
         discussion: """
         The device is attached to when it exists (made with `ip tuntap add`, its kernel side \
         configured by the caller); otherwise it is created and brought up, and the caller \
         gives the kernel side an address (e.g. `ip addr add 192.0.2.1/24 dev tun0`).
-        Example: tcpip serve echo --tun tun0 --ip 192.0.2.2/24 --port 7
+        On a TAP the stack has its own MAC address and answers ARP; on both it answers \
+        ping and sends ICMP port unreachable for UDP and RST for TCP to closed ports.
+        Example: tcpip serve echo --tap tap0 --ip 192.0.2.2/24 --port 7
         SIGINT or SIGTERM: connections are closed (FIN, then RST after 3 s), counters printed, exit 0.
         SIGUSR1: counters printed.
         """
@@ -32,8 +34,11 @@ struct Serve: ParsableCommand {
     @Option(help: "TUN device name (raw IPv4 packets).")
     var tun: String?
 
-    @Option(help: "TAP device name (Ethernet frames): not yet supported.")
+    @Option(help: "TAP device name (Ethernet frames).")
     var tap: String?
+
+    @Option(help: "Default gateway (on-link next hop for other networks).")
+    var gateway: String?
 
     @Option(help: "Our address and prefix length, e.g. 192.0.2.2/24.")
     var ip: String
@@ -61,10 +66,10 @@ struct Serve: ParsableCommand {
     }
 
     func validate() throws {
-        if tap != nil {
-            throw ValidationError("--tap: TAP needs the Ethernet interface (not yet); use --tun")
+        guard (tap == nil) != (tun == nil), !(tap ?? tun ?? "").isEmpty else {
+            throw ValidationError("give one device: --tap NAME or --tun NAME")
         }
-        guard let tun, !tun.isEmpty else { throw ValidationError("give the device: --tun NAME") }
+        if let gateway, IPv4Address(gateway) == nil { throw ValidationError("--gateway: '\(gateway)' is not an IPv4 address") }
         _ = try Serve.parseAddress(ip)
         guard port != 0 else { throw ValidationError("--port must be 1...65535") }
         if let mtu, !(68...65535).contains(mtu) { throw ValidationError("--mtu must be 68...65535") }
@@ -77,16 +82,18 @@ struct Serve: ParsableCommand {
         for s in [SIGINT, SIGTERM, SIGUSR1] { sigaddset(&signals, s) }
         pthread_sigmask(SIG_BLOCK, &signals, nil)
 
-        let name = tun!
-        let (address, _) = try Serve.parseAddress(ip)
+        let name = tap ?? tun!
+        let kind: TunTapDevice.Kind = tap != nil ? .tap : .tun
+        let (address, prefix) = try Serve.parseAddress(ip)
         let existed = access("/sys/class/net/\(name)", F_OK) == 0
-        let device = try TunTapDevice(name: name, kind: .tun)
+        let device = try TunTapDevice(name: name, kind: kind)
         if !existed {
             if let mtu { try device.setMTU(mtu) }
             try device.setUp()
         }
         let stackMTU = mtu ?? ((try? device.mtu()) ?? 1500)
-        let stack = try TCPStack(interface: device, address: address, mtu: stackMTU)
+        let stack = try TCPStack(interface: device, address: address, prefixLength: prefix,
+                                 gateway: gateway.flatMap { IPv4Address($0) }, mtu: stackMTU)
         let listener = try blocking { try await stack.listen(port: port) }
         let mode = service
         let server = Task {
@@ -98,7 +105,7 @@ struct Serve: ParsableCommand {
                 } catch {}
             }
         }
-        print("serving \(mode.rawValue) on \(address):\(port) through \(existed ? "existing" : "new") TUN \(device.name) (MTU \(stackMTU))")
+        print("serving \(mode.rawValue) on \(address):\(port) through \(existed ? "existing" : "new") \(kind == .tap ? "TAP" : "TUN") \(device.name) (MTU \(stackMTU))")
         fflush(nil)
 
         while true {

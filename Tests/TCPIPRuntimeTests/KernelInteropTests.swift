@@ -14,9 +14,9 @@ private final class KernelBehindTUN {
     let device: TunTapDevice
     let stack: TCPStack
 
-    init(configuration: TCPConfiguration = KernelBehindTUN.testConfiguration) throws {
+    init(kind: TunTapDevice.Kind = .tun, configuration: TCPConfiguration = KernelBehindTUN.testConfiguration) throws {
         namespace = try NetworkNamespace(prefix: "tcpiprt")
-        device = try TunTapDevice(name: "tunrt\(namespace.suffix.prefix(8))", kind: .tun)
+        device = try TunTapDevice(name: "\(kind == .tun ? "tunrt" : "taprt")\(namespace.suffix.prefix(8))", kind: kind)
         try namespace.adopt(interface: device.name)
         _ = try? namespace.exec(["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"])
         try namespace.exec(["ip", "addr", "add", "\(KernelBehindTUN.kernelIP)/24", "dev", device.name])
@@ -212,11 +212,30 @@ struct KernelInteropTests {
         await k.stack.shutdown(gracePeriod: .milliseconds(200))
     }
 
-    @Test func aStackOnATAPDeviceIsRefusedUntilTheEthernetInterfaceExists() throws {
+    @Test func kernelClientEchoesOneMegabyteThroughOurListenerOverTAP() async throws {
+        guard Privilege.requireRoot("TAP interop test") else { return }
+        let k = try KernelBehindTUN(kind: .tap)
+        let listener = try await k.stack.listen(port: 7)
+        let service = echoService(listener)
+        let r = try await k.python(echoClient, ["1048576", "7", "1"], seconds: 30)
+        listener.close()
+        let accepted = await value(of: service, within: 5)
+        print("1 MB echo through TAP:", r.output.split(separator: "\n").last.map(String.init) ?? "")
+        #expect(r.status == 0, "client: \(r.output)")
+        #expect(r.output.hasPrefix("OK 1048576 "), "client: \(r.output)")
+        #expect(accepted == 1)
+        let s = await k.waitForStatistics(seconds: 3) { $0.connections == 0 }
+        #expect(s.connections == 0)
+        #expect(s.host.drops.damaged == 0)
+        await k.stack.shutdown(gracePeriod: .milliseconds(500))
+    }
+
+    @Test func aBareHostOnATAPDeviceIsRefused() throws {
         guard Privilege.requireRoot("TAP device test") else { return }
         let tap = try TunTapDevice(name: "taprt\(String(UInt32.random(in: 0...UInt32.max), radix: 16))", kind: .tap)
+        let host = IPv4Host(address: KernelBehindTUN.ourIP, seed: 1)
         #expect(throws: TCPStackError.tapNeedsEthernetInterface) {
-            try TCPStack(interface: tap, address: KernelBehindTUN.ourIP)
+            try TCPStack(interface: tap, processor: host)
         }
     }
 

@@ -4,7 +4,7 @@ import Testing
 /// `tcpip serve echo` run inside a fresh network namespace (it creates its TUN there),
 /// driven by python clients in the same namespace. Root required: skipped with a message
 /// otherwise, a failure when CI=true.
-@Suite("tcpip serve over TUN", .serialized)
+@Suite("tcpip serve over TUN and TAP", .serialized)
 struct ServeCommandTests {
     private static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
@@ -148,13 +148,51 @@ struct ServeCommandTests {
         #expect(out.contains("accepted-side spawned 2"))
     }
 
-    @Test func serveRejectsTAPWithAClearError() throws {
+    @Test func serveEchoOverTAPAnswersARPAndEchoesTheKernel() throws {
+        guard Self.ready("tcpip serve TAP test") else { return }
+        let ns = try Namespace()
+        let server = try Server(namespace: ns.name, arguments: ["serve", "echo", "--tap", "tapsrv0", "--ip", "192.0.2.2/24", "--port", "7"])
+        #expect(server.waitFor("serving echo on 192.0.2.2:7", seconds: 5), "\(server.output)")
+        #expect(server.output.contains("new TAP tapsrv0"), "\(server.output)")
+        try Self.run(["ip", "-n", ns.name, "addr", "add", "192.0.2.1/24", "dev", "tapsrv0"])
+        let script = #"""
+        import socket, random
+        data = random.Random(5).randbytes(300000)
+        s = socket.create_connection(("192.0.2.2", 7), timeout=5)
+        s.sendall(data); s.shutdown(socket.SHUT_WR)
+        got = bytearray()
+        while True:
+            b = s.recv(65536)
+            if not b: break
+            got.extend(b)
+        print("ECHO", "OK" if bytes(got) == data else "BAD", len(got))
+        try:
+            socket.create_connection(("192.0.2.2", 9), timeout=3); print("PORT9 CONNECTED")
+        except ConnectionRefusedError:
+            print("PORT9 REFUSED")
+        """#
+        let r = try Self.run(["ip", "netns", "exec", ns.name, "/usr/bin/python3", "-c", script], seconds: 20)
+        #expect(r.output.contains("ECHO OK 300000"), "\(r.output)")
+        #expect(r.output.contains("PORT9 REFUSED"), "\(r.output)")
+        // The kernel learned our MAC through ARP: a REACHABLE/STALE neighbour entry for 192.0.2.2.
+        let neigh = try Self.run(["ip", "-n", ns.name, "neigh", "show", "192.0.2.2"])
+        #expect(neigh.output.contains("lladdr 02:"), "\(neigh.output)")
+        kill(server.process.processIdentifier, SIGTERM)
+        let deadline = Date().addingTimeInterval(5)
+        while server.process.isRunning && Date() < deadline { usleep(20_000) }
+        #expect(!server.process.isRunning, "still running 5 s after SIGTERM")
+    }
+
+    @Test func serveRefusesTwoDevicesOrNoneWithAClearError() throws {
         guard let binary = Self.binary else {
             if ProcessInfo.processInfo.environment["CI"] == "true" { Issue.record("tcpip binary not found") }
             return
         }
-        let r = try Self.run([binary.path, "serve", "echo", "--tap", "tap0", "--ip", "192.0.2.2/24", "--port", "7"])
-        #expect(r.status != 0)
-        #expect(r.output.contains("TAP needs the Ethernet interface (not yet)"), "\(r.output)")
+        let both = try Self.run([binary.path, "serve", "echo", "--tap", "tap0", "--tun", "tun0", "--ip", "192.0.2.2/24", "--port", "7"])
+        #expect(both.status != 0)
+        #expect(both.output.contains("give one device: --tap NAME or --tun NAME"), "\(both.output)")
+        let none = try Self.run([binary.path, "serve", "echo", "--ip", "192.0.2.2/24", "--port", "7"])
+        #expect(none.status != 0)
+        #expect(none.output.contains("give one device"), "\(none.output)")
     }
 }

@@ -50,3 +50,15 @@ public func llvmFuzzerTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -
     fuzzOne(UnsafeRawBufferPointer(start: data, count: size))
     return 0
 }
+
+/// Runs the packet decoder (what `tcpip decode` prints) over every record, plain and
+/// verbose with absolute sequence numbers; each record gives one non-empty text.
+func describeAll(_ records: [CaptureRecord]) {
+    var plain = PacketDescriber()
+    var verbose = PacketDescriber(options: .init(absoluteSequenceNumbers: true, verbose: true))
+    for r in records {
+        let a = plain.describe(r), b = verbose.describe(r)
+        require(!a.isEmpty && !b.isEmpty, "empty description")
+        consume(a); consume(b)
+    }
+}

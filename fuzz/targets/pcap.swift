@@ -1,4 +1,5 @@
 // Classic pcap reader: PcapReader (and CaptureReader on the same bytes).
+// The decoder (PacketDescriber) describes every record read.
 // Invariants: records advance through the file and lie inside it; the only error
 // after the header is truncatedRecord(index: records so far); CaptureReader.readAll
 // gives the same records; records written back with PcapWriter read back equal.
@@ -34,6 +35,9 @@ func fuzzOne(_ input: UnsafeRawBufferPointer) {
     }
     let all = CaptureReader.readAll(bytes)
     require(all.records == records && all.error == failure, "CaptureReader disagrees")
+    describeAll(records)
+    let described = PacketDescriber.describe(capture: bytes)
+    require(described.packets.count == records.count && described.error == failure, "describe(capture:) disagrees")
 
     // Write back what round-trips by construction and read it again.
     var w = PcapWriter(linkType: r.linkType, snaplen: UInt32.max, resolution: r.resolution, bigEndian: r.bigEndian)

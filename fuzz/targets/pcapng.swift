@@ -1,4 +1,5 @@
 // pcapng reader: PcapNGReader (and CaptureReader on the same bytes).
+// The decoder (PacketDescriber) describes every record read.
 // Invariants: records lie inside the file and name an interface of their section;
 // offsets advance; CaptureReader.readAll gives the same records and error.
 func fuzzOne(_ input: UnsafeRawBufferPointer) {
@@ -46,5 +47,8 @@ func fuzzOne(_ input: UnsafeRawBufferPointer) {
     }
     let all = CaptureReader.readAll(bytes)
     require(all.records == records && all.error == failure, "CaptureReader disagrees")
+    describeAll(records)
+    let described = PacketDescriber.describe(capture: bytes)
+    require(described.packets.count == records.count && described.error == failure, "describe(capture:) disagrees")
     if let b = bytes.first { consume(PcapNGInterface.unitsPerSecond(tsresol: b)) }
 }

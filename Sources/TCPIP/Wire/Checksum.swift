@@ -94,8 +94,9 @@ public struct InternetChecksum: Sendable {
     // add, one shift and one add, with no widening inside the loop.
 
     /// `rawSum` with SIMD4<UInt32> lanes: 64 bytes an iteration into four (X, H)
-    /// accumulator pairs, in blocks of at most 256 KiB; then up to three 16-byte
-    /// pieces into one pair, and a scalar tail of at most 15 bytes.
+    /// accumulator pairs, in blocks of at most 256 KiB; then 16-byte pieces into one
+    /// pair (at most three, or all of an input under 128 bytes), and a scalar tail of
+    /// at most 15 bytes.
     @inlinable
     public static func rawSumVector(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
         let n = bytes.count

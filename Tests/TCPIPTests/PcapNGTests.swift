@@ -99,6 +99,19 @@ struct PcapNGBuilder {
         #expect(CaptureReader.readAll(file) == CaptureReadResult(records: PcapNGTests.expected, error: nil))
     }
 
+    @Test func timestampsPastTheYear2262ClampInsteadOfWrapping() {
+        // if_tsresol 10^-1 s: 2^63 tenths of a second is far past what Int64 nanoseconds hold.
+        let tenths = PcapNGInterface(linkType: .ethernet, timestampUnitsPerSecond: 10)
+        #expect(tenths.instant(rawTimestamp: 1 << 63).nanoseconds == .max)
+        #expect(tenths.instant(rawTimestamp: 15).nanoseconds == 1_500_000_000)
+        // A large negative if_tsoffset pushes the time below the smallest Instant.
+        let early = PcapNGInterface(linkType: .ethernet, timestampOffsetSeconds: .min + 1)
+        #expect(early.instant(rawTimestamp: 0).nanoseconds == .min)
+        // An offset of one second is still exact.
+        let shifted = PcapNGInterface(linkType: .ethernet, timestampOffsetSeconds: 1)
+        #expect(shifted.instant(rawTimestamp: 2_000_001).nanoseconds == 3_000_001_000)
+    }
+
     @Test func tsresolUnits() {
         #expect(PcapNGInterface.unitsPerSecond(tsresol: 6) == 1_000_000)
         #expect(PcapNGInterface.unitsPerSecond(tsresol: 9) == 1_000_000_000)

@@ -48,14 +48,21 @@ public struct PcapNGInterface: Hashable, Sendable {
     }
 
     /// A raw 64-bit timestamp in this interface's units, as nanoseconds since the epoch.
+    /// Times beyond what 64-bit nanoseconds hold (about year 2262) clamp to the largest
+    /// (or smallest) `Instant` instead of wrapping.
     public func instant(rawTimestamp ts: UInt64) -> Instant {
         let units = timestampUnitsPerSecond == 0 ? 1_000_000 : timestampUnitsPerSecond
         let seconds = ts / units
         let fraction = ts % units
         let product = fraction.multipliedFullWidth(by: 1_000_000_000)
         let ns = units.dividingFullWidth(product).quotient  // < 10^9 because fraction < units
-        let s = Int64(truncatingIfNeeded: seconds) &+ timestampOffsetSeconds
-        return Instant(nanoseconds: s &* 1_000_000_000 &+ Int64(ns))
+        guard seconds <= UInt64(Int64.max) else { return Instant(nanoseconds: .max) }
+        let (s, o1) = Int64(seconds).addingReportingOverflow(timestampOffsetSeconds)
+        if o1 { return Instant(nanoseconds: timestampOffsetSeconds < 0 ? .min : .max) }
+        let (whole, o2) = s.multipliedReportingOverflow(by: 1_000_000_000)
+        if o2 { return Instant(nanoseconds: s < 0 ? .min : .max) }
+        let (total, o3) = whole.addingReportingOverflow(Int64(ns))
+        return o3 ? Instant(nanoseconds: .max) : Instant(nanoseconds: total)
     }
 }
 

@@ -33,6 +33,16 @@ struct Demo: ParsableCommand {
     @Option(name: .customLong("isn-server"), help: "Initial sequence number of the server (B).")
     var isnServer: UInt32?
 
+    @Flag(name: .long, help: "Under each segment's line, one plain sentence saying what it does and why its numbers are what they are.")
+    var explain = false
+
+    @Option(name: .long, help: "Language of --explain: en or ko.")
+    var lang: String = "en"
+
+    func validate() throws {
+        guard TraceLanguage(rawValue: lang) != nil else { throw ValidationError("--lang must be en or ko") }
+    }
+
     mutating func run() throws {
         var faults: FaultConfiguration
         do { faults = try FaultConfiguration(parsing: impair) } catch {
@@ -51,6 +61,8 @@ struct Demo: ParsableCommand {
         options.clientISN = isnClient
         options.serverISN = isnServer
         options.capture = pcap != nil
+        options.explain = explain
+        options.language = TraceLanguage(rawValue: lang) ?? .en
         var scenario = DemoScenario(options: options)
         let summary = scenario.run { print($0) }
         if let path = pcap {

@@ -16,6 +16,10 @@ public struct DemoScenario {
         public var bulkHead = 6
         public var bulkTail = 6
         public var capture = false
+        /// Under each segment's line, one sentence from the trace explainer (`TraceExplainer`)
+        /// saying what the segment does and why its numbers are what they are.
+        public var explain = false
+        public var language: TraceLanguage = .en
         public var configuration = TCPConfiguration.default
         public var serverPort: UInt16 = 5001
         public init() {}
@@ -62,13 +66,17 @@ public struct DemoScenario {
     public mutating func run(output: (String) -> Void) -> Summary {
         let net = network
         let recorder = LadderRecorder(network: net)
-        var lines: [String] = []
+        // A ladder line and, for a segment's line with --explain, the index of that segment
+        // in `sent` (what a capture at the senders would hold).
+        typealias Line = (text: String, segment: Int?)
+        var lines: [Line] = []
+        let explainer = options.explain ? DemoExplainer(language: options.language) : nil
         // Ladder lines go to `lines`; in the bulk phase only head and tail are kept.
         var bulk = false
         var bulkSeen = 0
-        var tail: [String] = []
+        var tail: [Line] = []
         let head = options.bulkHead, tailCount = options.bulkTail
-        func add(_ l: String) {
+        func add(_ l: Line) {
             if bulk {
                 bulkSeen += 1
                 if bulkSeen <= head { lines.append(l) } else {
@@ -80,11 +88,20 @@ public struct DemoScenario {
             }
         }
         net.observer = { trace in
-            for l in recorder.lines(for: trace) { add(l) }
+            let new = recorder.lines(for: trace)
+            // The segment's own line is the last one the recorder gives for a sent segment.
+            let index = explainer?.record(trace)
+            for (k, l) in new.enumerated() { add((l, k == new.count - 1 ? index : nil)) }
+        }
+        func emit(_ l: Line) {
+            output(l.text)
+            if let k = l.segment, let sentence = explainer?.sentence(segment: k) {
+                output(DemoExplainer.indent + sentence)
+            }
         }
         func flushLines() {
-            for l in recorder.flush(time: net.now) { add(l) }
-            for l in lines { output(l) }
+            for l in recorder.flush(time: net.now) { add((l, nil)) }
+            for l in lines { emit(l) }
             lines.removeAll()
         }
         func fail(_ why: String) -> Summary {
@@ -175,7 +192,7 @@ public struct DemoScenario {
             flushLines()
             let skipped = bulkSeen - Swift.min(bulkSeen, options.bulkHead) - tail.count
             if skipped > 0 { output("        ... \(skipped) segments ...") }
-            for l in tail { output(l) }
+            for l in tail { emit(l) }
             tail.removeAll()
             guard ok, intact, received == payload.count else { return fail("bulk transfer: \(received) of \(payload.count) bytes, intact \(intact)") }
             summary.bytesAToB += received
@@ -229,5 +246,47 @@ public struct DemoScenario {
         }
         output(s.succeeded ? "  result: every byte delivered in order, both sides CLOSED" : "  result: FAILED (\(s.failure ?? "?"))")
         return s
+    }
+}
+
+/// The `--explain` sentences of the demo: every segment the hosts send, decoded as a
+/// capture at the senders would show it, analysed by the trace (`TraceConversation`) and
+/// explained by `TraceExplainer` with absolute numbers, as the demo's ladder prints them.
+/// The analysis is redone only when segments were added since the last sentence, so a
+/// run's cost stays linear in its flushes, not quadratic in its segments.
+final class DemoExplainer {
+    static let indent = String(repeating: " ", count: 12) + "↳ "
+    let language: TraceLanguage
+    var sent: [TraceSegment] = []
+    /// Analysis of `sent` as of `analysedCount` segments: frame number → explainer and event index.
+    var analysedCount = -1
+    var byFrame: [Int: (explainer: Int, event: Int)] = [:]
+    var explainers: [TraceExplainer] = []
+
+    init(language: TraceLanguage) { self.language = language }
+
+    /// Keeps a sent segment; returns its index, or nil for other traces and non-TCP packets.
+    func record(_ trace: NetworkTrace) -> Int? {
+        guard case .sent = trace.kind else { return nil }
+        let frame = sent.count + 1
+        guard case .success(let s) = TraceSegment.decode(frame: frame, time: trace.time, linkType: .raw,
+                                                         bytes: [UInt8](trace.packet)) else { return nil }
+        sent.append(s)
+        return frame - 1
+    }
+
+    /// The sentence for segment `k`, from the analysis of every segment sent so far.
+    func sentence(segment k: Int) -> String? {
+        if analysedCount != sent.count {
+            explainers = []
+            byFrame = [:]
+            for c in TraceConversation.analyze(sent) {
+                for (i, e) in c.events.enumerated() { byFrame[e.segment.frame] = (explainers.count, i) }
+                explainers.append(TraceExplainer(c, absolute: true, language: language))
+            }
+            analysedCount = sent.count
+        }
+        guard let at = byFrame[k + 1] else { return nil }
+        return explainers[at.explainer].sentence(at.event)
     }
 }

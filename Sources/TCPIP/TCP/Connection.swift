@@ -316,6 +316,33 @@ public final class TCPConnection {
         return c
     }
 
+    /// When true (the default) each buffer frees its storage as soon as it drains, so an
+    /// idle connection holds no buffer memory, at the price of an allocation per burst
+    /// (two per request/response message). An owner that sets it to false keeps the
+    /// storage across bursts and calls `releaseIdleBuffers()` periodically (`IPv4Host`
+    /// does, every `bufferTrimInterval`).
+    public var releasesBuffersWhenDrained: Bool {
+        get { sendBuffer.releasesStorageWhenEmpty }
+        set {
+            sendBuffer.releasesStorageWhenEmpty = newValue
+            receiveBuffer.releasesStorageWhenEmpty = newValue
+            if newValue { sendBuffer.releaseStorage(); receiveBuffer.releaseStorage() }
+        }
+    }
+
+    /// Bytes of buffer storage allocated (send plus receive ring), 0 when none is held.
+    public var allocatedBufferBytes: Int { sendBuffer.allocatedBytes + receiveBuffer.allocatedBytes }
+
+    /// Frees the storage of each buffer that is empty and was not written to since the
+    /// previous call (see `releasesBuffersWhenDrained`); returns whether any storage is
+    /// still held. Called once per period, storage outlives the last use by one to two periods.
+    @discardableResult
+    public func releaseIdleBuffers() -> Bool {
+        let s = sendBuffer.releaseStorageIfIdle()
+        let r = receiveBuffer.releaseStorageIfIdle()
+        return s || r
+    }
+
     /// CLOSED with nothing left to send: the stack may drop the connection.
     public var isFinished: Bool { state == .closed && pendingReset == nil }
 
@@ -353,6 +380,7 @@ public final class TCPConnection {
         retransmitDeadline = nil; persistDeadline = nil; delayedACKDeadline = nil
         keepaliveDeadline = nil; timeWaitDeadline = nil; finWait2Deadline = nil
         ackNow = false; persistProbePending = false; keepaliveProbePending = false; retransmitAt = nil
+        sendBuffer.releaseStorage(); receiveBuffer.releaseStorage()  // kept storage (releasesBuffersWhenDrained off) goes now
         post(.closed(error))
     }
 

@@ -282,7 +282,7 @@ public final class IPv4Host {
         }
         let tuple = FourTuple(localAddress: address, localPort: tcp.destinationPort,
                               remoteAddress: source, remotePort: tcp.sourcePort)
-        if let s = table.byTuple[tuple], let c = table.slots[Int(s)].connection {
+        if let s = table.lookup(tuple), let c = table.slots[Int(s)].connection {
             c.handle(segment: tcp, now: now)
             table.markReady(s)      // before a possible removal: the FIFO then frees the slot
             afterActivity(s)

@@ -38,9 +38,14 @@ baseline() { # baseline ARGS... -> one line or empty
 before() { [ -n "$BEFORE" ] || return; local l; l=$("$BEFORE" "$@"); echo "before: $l"; printf '%s' "$l" > "$BEFORE_OUT"; }
 BEFORE_OUT=$(mktemp); trap 'rm -f "$BEFORE_OUT"' EXIT
 echo "# swift-tcpip (one thread, in memory, two hosts, no faults)"
-ours_bulk=(); before_bulk=()
+# Bulk with the library's default buffers (256 KiB), then with 4 MiB buffers (the
+# setting of earlier runs, and the only one a --compare binary older than --buffer knows).
+ours_bulk=(); ours_bulk4=(); before_bulk=()
 for mss in 1460 8960 65495; do
-    l=$("$BENCH" bulk --mss "$mss" --seconds "$SECONDS_EACH"); echo "$l"; ours_bulk+=("$l")
+    l=$("$BENCH" bulk --mss "$mss" --seconds "$SECONDS_EACH" --buffer 262144); echo "$l"; ours_bulk+=("$l")
+done
+for mss in 1460 8960 65495; do
+    l=$("$BENCH" bulk --mss "$mss" --seconds "$SECONDS_EACH" --buffer 4194304); echo "$l"; ours_bulk4+=("$l")
     before bulk --mss "$mss" --seconds "$SECONDS_EACH"; before_bulk+=("$(cat "$BEFORE_OUT")")
 done
 ours_rr=$("$BENCH" rr --seconds "$SECONDS_EACH"); echo "$ours_rr"
@@ -66,6 +71,9 @@ echo "# ratios (swift-tcpip / baseline)"
 echo "bulk mss 1460 / kernel-veth-bulk mtu 1500 offload on:  $(ratio "$b1460" "$(field "$k_bulk" gbit_s)")"
 echo "bulk mss 1460 / kernel-veth-bulk mtu 1500 offload off: $(ratio "$b1460" "$(field "$k_bulk_off" gbit_s)")"
 echo "bulk mss 65495 / kernel-loopback-bulk:                 $(ratio "$(field "${ours_bulk[2]}" gbit_s)" "$(field "$k_lo" gbit_s)")"
+echo "bulk 4 MiB buffers mss 1460 / kernel-veth offload on:   $(ratio "$(field "${ours_bulk4[0]}" gbit_s)" "$(field "$k_bulk" gbit_s)")"
+echo "bulk 4 MiB buffers mss 1460 / lwip-bulk:                $(ratio "$(field "${ours_bulk4[0]}" gbit_s)" "$(field "$lwip" gbit_s)")"
+echo "bulk 4 MiB buffers mss 65495 / kernel-loopback-bulk:    $(ratio "$(field "${ours_bulk4[2]}" gbit_s)" "$(field "$k_lo" gbit_s)")"
 echo "bulk mss 1460 / lwip-bulk:                             $(ratio "$b1460" "$(field "$lwip" gbit_s)")"
 echo "bulk mss 1460 / gvisor-mem-bulk mtu 1500:              $(ratio "$b1460" "$(field "$g_bulk" gbit_s)")"
 echo "rr / kernel-rr:                                        $(ratio "$(field "$ours_rr" trans_s)" "$(field "$k_rr" trans_s)")"
@@ -75,6 +83,7 @@ echo "cps / gvisor-mem-cps:                                  $(ratio "$(field "$
 
 if [ -n "$BEFORE" ]; then
     echo "# ratios of the --compare binary (same run)"
+    echo "(before: 4 MiB buffers)"
     echo "before bulk mss 1460 / kernel-veth-bulk offload on:        $(ratio "$(field "${before_bulk[0]}" gbit_s)" "$(field "$k_bulk" gbit_s)")"
     echo "before bulk mss 65495 / kernel-loopback-bulk:              $(ratio "$(field "${before_bulk[2]}" gbit_s)" "$(field "$k_lo" gbit_s)")"
     echo "before bulk mss 1460 / lwip-bulk:                          $(ratio "$(field "${before_bulk[0]}" gbit_s)" "$(field "$lwip" gbit_s)")"

@@ -64,7 +64,7 @@ func establish(_ net: SimulatedNetwork, port: UInt16 = 5001) -> (ConnectionHandl
 /// Bulk A → B for `seconds`: Gbit/s of payload, data segments/s, heap allocations per
 /// segment (both directions, after a warm-up).
 func bulk(mss: Int, seconds: Double) -> String {
-    let buffer = 4 << 20
+    let buffer = bulkBuffer
     let net = makePair(mss: mss, buffer: buffer)
     let (ch, sh) = establish(net)
     let source = [UInt8](repeating: 0x5A, count: 1 << 20)
@@ -114,7 +114,7 @@ func bulk(mss: Int, seconds: Double) -> String {
     let dataSegs = a.counters.segmentsOut - data0
     let bytes = received - bytes0
     let gbit = Double(bytes) * 8 / elapsed / 1e9
-    return "swift-tcpip-bulk mss=\(mss) mtu=\(min(65535, mss + 40)) seconds=\(fmt(elapsed)) gbit_s=\(fmt(gbit)) segments_s=\(Int(Double(dataSegs) / elapsed)) all_segments=\(segs) allocs_per_segment=\(fmt(Double(allocs) / Double(max(1, segs)), 3)) retrans=\(a.counters.retransmittedSegments)"
+    return "swift-tcpip-bulk mss=\(mss) buffer=\(buffer) mtu=\(min(65535, mss + 40)) seconds=\(fmt(elapsed)) gbit_s=\(fmt(gbit)) segments_s=\(Int(Double(dataSegs) / elapsed)) all_segments=\(segs) allocs_per_segment=\(fmt(Double(allocs) / Double(max(1, segs)), 3)) retrans=\(a.counters.retransmittedSegments)"
 }
 
 /// 1-byte request / 1-byte response on one connection (NODELAY), transactions/s.
@@ -236,6 +236,8 @@ var seconds = 2.0
 var connections = 100_000
 var msses = [1460, 8960, 65495]
 var idleTraffic = false
+/// `--buffer BYTES`: send and receive buffer size of the bulk connection (default 4 MiB).
+nonisolated(unsafe) var bulkBuffer = 4 << 20
 /// `--trace-allocations N`: print N-frame backtraces of the allocations of a few steady-state rounds.
 nonisolated(unsafe) var traceAllocations = 0
 var i = 0
@@ -246,6 +248,7 @@ while i < args.count {
     case "--trace-allocations": i += 1; traceAllocations = Int(args[i]) ?? 12
     case "--mss": i += 1; msses = args[i].split(separator: ",").compactMap { Int($0) }
     case "--traffic": idleTraffic = true
+    case "--buffer": i += 1; bulkBuffer = Int(args[i]) ?? bulkBuffer
     case "bulk", "rr", "cps", "idle", "all": what = args[i]
     default:
         print("usage: tcp-bench [bulk|rr|cps|idle|all] [--seconds S] [--connections N] [--mss 1460,8960,65495]")

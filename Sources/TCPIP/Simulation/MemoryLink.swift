@@ -97,8 +97,8 @@ public final class MemoryLink {
     /// Slot of the packet last handed out by `deliver`, freed on the next call.
     @exclusivity(unchecked) var lent: Int32 = -1
 
-    public var isCapturing: Bool
-    public private(set) var captured: [LinkCapturedPacket] = []
+    @exclusivity(unchecked) public var isCapturing: Bool
+    @exclusivity(unchecked) public private(set) var captured: [LinkCapturedPacket] = []
 
     /// - Parameters:
     ///   - aToB, bToA: faults per direction; `seed` seeds both (B→A from a derived seed).

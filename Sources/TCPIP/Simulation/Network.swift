@@ -31,11 +31,11 @@ public final class SimulatedNetwork {
     public let link: MemoryLink
     @exclusivity(unchecked) public var clock: VirtualClock
     /// Called for every packet sent and delivered (ladders, traces); nil costs nothing.
-    public var observer: ((NetworkTrace) -> Void)?
+    @exclusivity(unchecked) public var observer: ((NetworkTrace) -> Void)?
     /// Steps taken so far.
-    public private(set) var steps = 0
+    @exclusivity(unchecked) public private(set) var steps = 0
 
-    var buffer: UnsafeMutableRawBufferPointer
+    @exclusivity(unchecked) var buffer: UnsafeMutableRawBufferPointer
 
     public init(a: IPv4Host, b: IPv4Host, link: MemoryLink, start: Instant = .zero) {
         self.a = a

@@ -3,7 +3,7 @@
 // moves when nothing else can happen. Prints one line per measurement, in the
 // baselines' `name key=value ...` format (see Benchmarks/../scripts/bench-tcp.sh).
 //
-//   tcp-bench [bulk|rr|cps|idle|all] [--seconds S] [--connections N] [--mss M]
+//   tcp-bench [bulk|rr|cps|idle|all] [--seconds S] [--connections N] [--mss M] [--traffic (idle: 1 byte each way first)]
 import MallocCounter
 import TCPIP
 #if canImport(Glibc)
@@ -64,7 +64,7 @@ func establish(_ net: SimulatedNetwork, port: UInt16 = 5001) -> (ConnectionHandl
 /// Bulk A → B for `seconds`: Gbit/s of payload, data segments/s, heap allocations per
 /// segment (both directions, after a warm-up).
 func bulk(mss: Int, seconds: Double) -> String {
-    let buffer = 4 << 20
+    let buffer = bulkBuffer
     let net = makePair(mss: mss, buffer: buffer)
     let (ch, sh) = establish(net)
     let source = [UInt8](repeating: 0x5A, count: 1 << 20)
@@ -114,7 +114,7 @@ func bulk(mss: Int, seconds: Double) -> String {
     let dataSegs = a.counters.segmentsOut - data0
     let bytes = received - bytes0
     let gbit = Double(bytes) * 8 / elapsed / 1e9
-    return "swift-tcpip-bulk mss=\(mss) mtu=\(min(65535, mss + 40)) seconds=\(fmt(elapsed)) gbit_s=\(fmt(gbit)) segments_s=\(Int(Double(dataSegs) / elapsed)) all_segments=\(segs) allocs_per_segment=\(fmt(Double(allocs) / Double(max(1, segs)), 3)) retrans=\(a.counters.retransmittedSegments)"
+    return "swift-tcpip-bulk mss=\(mss) buffer=\(buffer) mtu=\(min(65535, mss + 40)) seconds=\(fmt(elapsed)) gbit_s=\(fmt(gbit)) segments_s=\(Int(Double(dataSegs) / elapsed)) all_segments=\(segs) allocs_per_segment=\(fmt(Double(allocs) / Double(max(1, segs)), 3)) retrans=\(a.counters.retransmittedSegments)"
 }
 
 /// 1-byte request / 1-byte response on one connection (NODELAY), transactions/s.
@@ -175,7 +175,10 @@ func cps(seconds: Double) -> String {
 
 /// `count` established, idle connections between the two hosts: resident memory per
 /// connection (both endpoints, table entries included) and per endpoint.
-func idle(count: Int) -> String {
+/// With `traffic`, every connection first moves one byte each way (both rings of both
+/// ends allocate), then the hosts run 3 s of virtual time: the buffer trim must leave
+/// them holding no buffer storage.
+func idle(count: Int, traffic: Bool = false) -> String {
     let net = makePair(mss: 1460, buffer: 256 << 10)
     let ports = (count + 16_000) / 16_000
     for p in 0..<ports { try! net.b.listen(port: UInt16(5001 + p), backlog: count + 1) }
@@ -183,14 +186,37 @@ func idle(count: Int) -> String {
     let alloc0 = malloc_counter_allocations()
     var made = 0
     let start = clock.now
+    var clients: [ConnectionHandle] = []
+    var servers: [ConnectionHandle] = []
     while made < count {
         let batch = min(1000, count - made)
         for i in 0..<batch {
-            _ = try! net.a.connect(to: net.b.address, port: UInt16(5001 + (made + i) % ports), now: net.now)
+            let c = try! net.a.connect(to: net.b.address, port: UInt16(5001 + (made + i) % ports), now: net.now)
+            if traffic { clients.append(c) }
         }
         made += batch
         net.settle()
-        for p in 0..<ports { while net.b.accept(port: UInt16(5001 + p)) != nil {} }
+        for p in 0..<ports { while let s = net.b.accept(port: UInt16(5001 + p)) { if traffic { servers.append(s) } } }
+    }
+    var peakBufferBytes = 0
+    if traffic {
+        // Server handles come back in accept order; match them by four-tuple.
+        var byTuple: [FourTuple: ConnectionHandle] = [:]
+        for s in servers { if let c = net.b.connection(s) { byTuple[c.tuple] = s } }
+        var one: [UInt8] = [7]
+        for c in clients {
+            guard let t = net.a.connection(c)?.tuple else { continue }
+            let back = FourTuple(localAddress: t.remoteAddress, localPort: t.remotePort, remoteAddress: t.localAddress, remotePort: t.localPort)
+            guard let s = byTuple[back] else { continue }
+            _ = net.a.write(c, one)
+            net.settle()
+            _ = one.withUnsafeMutableBytes { net.b.read(s, into: $0) }
+            _ = net.b.write(s, one)
+            net.settle()
+            _ = one.withUnsafeMutableBytes { net.a.read(c, into: $0) }
+        }
+        peakBufferBytes = net.a.allocatedBufferBytes + net.b.allocatedBufferBytes
+        net.run(for: .seconds(3))   // two trim intervals
     }
     net.run(for: .seconds(1))   // delayed ACKs and timers settle
     let established = net.a.connections.filter { $0.state == .established }.count
@@ -198,7 +224,8 @@ func idle(count: Int) -> String {
     let rss = rssBytes() - rss0
     let allocs = malloc_counter_allocations() - alloc0
     let elapsed = elapsedSeconds(clock.now - start)
-    return "swift-tcpip-idle connections=\(count) established_endpoints=\(established) seconds=\(fmt(elapsed)) rss_delta_bytes=\(rss) bytes_per_connection=\(rss / count) bytes_per_endpoint=\(rss / (2 * count)) allocs_per_connection=\(fmt(Double(allocs) / Double(count), 1))"
+    let held = net.a.allocatedBufferBytes + net.b.allocatedBufferBytes
+    return "swift-tcpip-idle\(traffic ? "-after-traffic" : "") connections=\(count) buffer_bytes_after_traffic=\(peakBufferBytes) buffer_bytes_now=\(held) established_endpoints=\(established) seconds=\(fmt(elapsed)) rss_delta_bytes=\(rss) bytes_per_connection=\(rss / count) bytes_per_endpoint=\(rss / (2 * count)) allocs_per_connection=\(fmt(Double(allocs) / Double(count), 1))"
 }
 
 // MARK: command line
@@ -208,6 +235,9 @@ var what = "all"
 var seconds = 2.0
 var connections = 100_000
 var msses = [1460, 8960, 65495]
+var idleTraffic = false
+/// `--buffer BYTES`: send and receive buffer size of the bulk connection (default 4 MiB).
+nonisolated(unsafe) var bulkBuffer = 4 << 20
 /// `--trace-allocations N`: print N-frame backtraces of the allocations of a few steady-state rounds.
 nonisolated(unsafe) var traceAllocations = 0
 var i = 0
@@ -217,6 +247,8 @@ while i < args.count {
     case "--connections": i += 1; connections = Int(args[i]) ?? connections
     case "--trace-allocations": i += 1; traceAllocations = Int(args[i]) ?? 12
     case "--mss": i += 1; msses = args[i].split(separator: ",").compactMap { Int($0) }
+    case "--traffic": idleTraffic = true
+    case "--buffer": i += 1; bulkBuffer = Int(args[i]) ?? bulkBuffer
     case "bulk", "rr", "cps", "idle", "all": what = args[i]
     default:
         print("usage: tcp-bench [bulk|rr|cps|idle|all] [--seconds S] [--connections N] [--mss 1460,8960,65495]")
@@ -227,4 +259,4 @@ while i < args.count {
 if what == "bulk" || what == "all" { for m in msses { print(bulk(mss: m, seconds: seconds)) } }
 if what == "rr" || what == "all" { print(rr(seconds: seconds)) }
 if what == "cps" || what == "all" { print(cps(seconds: seconds)) }
-if what == "idle" || what == "all" { print(idle(count: connections)) }
+if what == "idle" || what == "all" { print(idle(count: connections, traffic: idleTraffic)) }

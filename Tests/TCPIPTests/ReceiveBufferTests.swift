@@ -176,6 +176,35 @@ import Testing
         #expect(b.allocatedBytes == 0)
     }
 
+    @Test func keptStorageIsReleasedOnlyAfterAPeriodWithoutData() {
+        var b = ReceiveBuffer(capacity: 100)
+        b.releasesStorageWhenEmpty = false
+        var out = [UInt8](repeating: 0, count: 10)
+        #expect(b.insert([1, 2], at: 0).advanced == 2)
+        #expect(out.withUnsafeMutableBytes { b.read(into: $0) } == 2)
+        #expect(b.allocatedBytes == 100)                   // drained, storage kept
+        #expect(b.releaseStorageIfIdle() == true)          // used in this period
+        #expect(b.insert([3], at: 0).advanced == 1)
+        #expect(out.withUnsafeMutableBytes { b.read(into: $0) } == 1)
+        #expect(out[0] == 3)
+        #expect(b.releaseStorageIfIdle() == true)
+        #expect(b.releaseStorageIfIdle() == false)         // a whole period empty and unused
+        #expect(b.allocatedBytes == 0)
+    }
+
+    @Test func keptStorageHoldingOutOfOrderDataIsNeverReleased() {
+        var b = ReceiveBuffer(capacity: 100)
+        b.releasesStorageWhenEmpty = false
+        #expect(b.insert([7, 8], at: 5).stored == 2)
+        #expect(b.outOfOrderBytes == 2)
+        for _ in 0..<3 { #expect(b.releaseStorageIfIdle() == true) }
+        #expect(b.allocatedBytes == 100)
+        #expect(b.insert([1, 2, 3, 4, 5], at: 0).advanced == 7)
+        var out = [UInt8](repeating: 0, count: 10)
+        #expect(out.withUnsafeMutableBytes { b.read(into: $0) } == 7)
+        #expect(Array(out[0..<7]) == [1, 2, 3, 4, 5, 7, 8])
+    }
+
     @Test func outOfOrderDataAlsoCountsAgainstCapacity() {
         var b = ReceiveBuffer(capacity: 100)
         #expect(b.insert([UInt8](repeating: 1, count: 50), at: 60) == ReceiveInsertResult(stored: 40, dropped: 10))

@@ -107,6 +107,34 @@ import Testing
         #expect(buffer.allocatedBytes == 0)
     }
 
+    @Test func keptStorageIsReleasedOnlyAfterAPeriodWithoutAppends() {
+        var buffer = SendBuffer(capacity: 100)
+        buffer.releasesStorageWhenEmpty = false
+        #expect(buffer.releaseStorageIfIdle() == false)    // nothing allocated
+        buffer.append([1, 2, 3])
+        buffer.removeFirst(3)
+        #expect(buffer.releaseStorageIfIdle() == true)     // drained, but used in this period
+        #expect(buffer.allocatedBytes == 100)
+        buffer.append([4])                                 // reuses the kept storage
+        buffer.removeFirst(1)
+        #expect(buffer.releaseStorageIfIdle() == true)
+        #expect(buffer.allocatedBytes == 100)
+        #expect(buffer.releaseStorageIfIdle() == false)    // a whole period empty and unused
+        #expect(buffer.allocatedBytes == 0)
+    }
+
+    @Test func keptStorageHoldingBytesIsNeverReleased() {
+        var buffer = SendBuffer(capacity: 100)
+        buffer.releasesStorageWhenEmpty = false
+        buffer.append([1, 2, 3])
+        buffer.removeFirst(1)
+        for _ in 0..<3 { #expect(buffer.releaseStorageIfIdle() == true) }
+        #expect(buffer.allocatedBytes == 100)
+        var out = [UInt8](repeating: 0, count: 2)
+        out.withUnsafeMutableBytes { buffer.copy(from: 0, count: 2, into: $0) }
+        #expect(out == [2, 3])
+    }
+
     @Test func shrinkingCapacityKeepsTheBytes() {
         var buffer = SendBuffer(capacity: 10_000)
         buffer.append([UInt8](repeating: 1, count: 3000))

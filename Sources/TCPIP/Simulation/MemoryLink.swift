@@ -97,8 +97,8 @@ public final class MemoryLink {
     /// Slot of the packet last handed out by `deliver`, freed on the next call.
     @exclusivity(unchecked) var lent: Int32 = -1
 
-    public var isCapturing: Bool
-    public private(set) var captured: [LinkCapturedPacket] = []
+    @exclusivity(unchecked) public var isCapturing: Bool
+    @exclusivity(unchecked) public private(set) var captured: [LinkCapturedPacket] = []
 
     /// - Parameters:
     ///   - aToB, bToA: faults per direction; `seed` seeds both (B→A from a derived seed).
@@ -223,6 +223,30 @@ public final class MemoryLink {
             schedule(entry, direction: d)
         }
         return true
+    }
+
+    /// True when `send(from:now:writingWith:)` can take a packet from `from` in place:
+    /// that direction has no faults, holds nothing back and nothing is captured.
+    public func sendsInPlace(from: LinkEnd) -> Bool {
+        let d = from.rawValue
+        return !isCapturing && directions[d].injector.isPerfect && directions[d].held == nil
+    }
+
+    /// Zero-copy `send` for a direction where `sendsInPlace(from:)` holds: `write` fills a
+    /// slot of `mtu` bytes and returns the packet's length (0: nothing to send, the slot
+    /// goes back). The packet then travels exactly as one given to `send` would.
+    /// Returns the length written.
+    public func send(from: LinkEnd, now: Instant, writingWith write: (UnsafeMutableRawBufferPointer) -> Int) -> Int {
+        precondition(sendsInPlace(from: from), "send(from:now:writingWith:) on a faulty or capturing direction")
+        releaseLent()
+        let slot = takeSlot()
+        let n = write(UnsafeMutableRawBufferPointer(start: slotPointer(slot), count: mtu))
+        guard n > 0 else { freeSlots.append(slot); return 0 }
+        precondition(n <= mtu, "packet longer than the slot")
+        let d = from.rawValue
+        directions[d].injector.countOffered()
+        directions[d].insert(Entry(at: now, order: nextOrder(), slot: slot, length: Int32(n)))
+        return n
     }
 
     func schedule(_ entry: Entry, direction d: Int) {

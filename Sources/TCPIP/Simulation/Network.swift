@@ -31,11 +31,11 @@ public final class SimulatedNetwork {
     public let link: MemoryLink
     @exclusivity(unchecked) public var clock: VirtualClock
     /// Called for every packet sent and delivered (ladders, traces); nil costs nothing.
-    public var observer: ((NetworkTrace) -> Void)?
+    @exclusivity(unchecked) public var observer: ((NetworkTrace) -> Void)?
     /// Steps taken so far.
-    public private(set) var steps = 0
+    @exclusivity(unchecked) public private(set) var steps = 0
 
-    var buffer: UnsafeMutableRawBufferPointer
+    @exclusivity(unchecked) var buffer: UnsafeMutableRawBufferPointer
 
     public init(a: IPv4Host, b: IPv4Host, link: MemoryLink, start: Instant = .zero) {
         self.a = a
@@ -79,7 +79,12 @@ public final class SimulatedNetwork {
     }
 
     func pollOne(_ end: LinkEnd, now: Instant) -> Bool {
-        let n = host(end).poll(now: now, into: buffer)
+        let h = host(end)
+        if observer == nil && h.mtu <= link.mtu && link.sendsInPlace(from: end) {
+            // The host writes straight into the link's slot: one copy less per packet.
+            return link.send(from: end, now: now) { h.poll(now: now, into: $0) } > 0
+        }
+        let n = h.poll(now: now, into: buffer)
         guard n > 0 else { return false }
         let p = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
         let accepted = link.send(from: end, packet: p, now: now)

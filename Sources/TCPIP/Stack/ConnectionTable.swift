@@ -43,6 +43,20 @@ struct ConnectionTable {
 
     var count: Int { byTuple.count }
 
+    /// The last `lookup` hit (tuple and slot), so a burst of segments for one
+    /// connection skips the dictionary's hashing; cleared by every insert and remove.
+    var lastTuple: FourTuple? = nil
+    var lastSlot: Int32 = -1
+
+    /// The slot of the connection with this four-tuple.
+    mutating func lookup(_ tuple: FourTuple) -> Int32? {
+        if let t = lastTuple, t == tuple { return lastSlot }
+        guard let s = byTuple[tuple] else { return nil }
+        lastTuple = tuple
+        lastSlot = s
+        return s
+    }
+
     func handle(of slot: Int32) -> ConnectionHandle { ConnectionHandle(slot: slot, generation: slots[Int(slot)].generation) }
 
     func slot(of handle: ConnectionHandle) -> Int32? {
@@ -63,6 +77,7 @@ struct ConnectionTable {
         slots[Int(s)].deadline = nil
         slots[Int(s)].listenerPort = nil
         byTuple[c.tuple] = s
+        lastTuple = nil
         return s
     }
 
@@ -70,6 +85,7 @@ struct ConnectionTable {
         let i = Int(s)
         guard let c = slots[i].connection else { return }
         if byTuple[c.tuple] == s { byTuple[c.tuple] = nil }
+        lastTuple = nil
         slots[i].connection = nil
         slots[i].generation &+= 1
         slots[i].deadline = nil

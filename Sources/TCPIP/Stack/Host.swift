@@ -96,6 +96,16 @@ public final class IPv4Host {
     /// The latest `now` seen: `nextDeadline` when there is work to do at once.
     @exclusivity(unchecked) var lastNow = Instant.zero
 
+    /// Connections keep their buffers' storage when the buffers drain (so
+    /// request/response traffic allocates nothing); every `bufferTrimInterval` the host
+    /// frees the storage of buffers that are empty and were not used during the last
+    /// interval, so an idle connection holds no buffer storage one to two intervals
+    /// after its last byte. Zero or less: buffers free their storage whenever they
+    /// drain (an allocation per burst). Applies to connections created afterwards.
+    public var bufferTrimInterval: Duration = .seconds(1)
+    /// When the next trim pass runs; nil while no connection holds buffer storage.
+    @exclusivity(unchecked) var trimDeadline: Instant?
+
     /// Chooses the ISS of every new connection (by default RFC 6528's
     /// `InitialSequenceNumberGenerator`, keyed from the seed). Tests and the demo set fixed ones.
     public var initialSequenceNumber: (FourTuple, Instant) -> SequenceNumber
@@ -162,6 +172,7 @@ public final class IPv4Host {
         let tuple = FourTuple(localAddress: local, localPort: localPort, remoteAddress: remote, remotePort: port)
         let conn = TCPConnection.connect(tuple: tuple, iss: initialSequenceNumber(tuple, now),
                                          configuration: configuration ?? self.configuration, now: now)
+        conn.releasesBuffersWhenDrained = bufferTrimInterval <= .zero
         let s = table.insert(conn)
         table.markReady(s)
         counters.connectionsOpened += 1
@@ -271,7 +282,7 @@ public final class IPv4Host {
         }
         let tuple = FourTuple(localAddress: address, localPort: tcp.destinationPort,
                               remoteAddress: source, remotePort: tcp.sourcePort)
-        if let s = table.byTuple[tuple], let c = table.slots[Int(s)].connection {
+        if let s = table.lookup(tuple), let c = table.slots[Int(s)].connection {
             c.handle(segment: tcp, now: now)
             table.markReady(s)      // before a possible removal: the FIFO then frees the slot
             afterActivity(s)
@@ -284,6 +295,7 @@ public final class IPv4Host {
             guard flags.contains(.syn) else { counters.drops.noListener += 1; return }
             guard !l.isFull else { counters.drops.backlogFull += 1; return }
             let conn = TCPConnection.listen(tuple: tuple, configuration: configuration, now: now)
+            conn.releasesBuffersWhenDrained = bufferTrimInterval <= .zero
             conn.acceptSYN(segment: tcp, iss: initialSequenceNumber(tuple, now), now: now)
             let s = table.insert(conn)
             table.slots[Int(s)].listenerPort = tuple.localPort
@@ -322,7 +334,31 @@ public final class IPv4Host {
             counters.connectionsRemoved += 1
         } else {
             table.refreshDeadline(s)
+            if trimDeadline == nil && c.allocatedBufferBytes > 0 && !c.releasesBuffersWhenDrained {
+                trimDeadline = lastNow + bufferTrimInterval
+            }
         }
+    }
+
+    /// Frees the buffer storage of every connection whose buffers are empty and were not
+    /// used since the previous pass (see `bufferTrimInterval`); `poll` runs it when due.
+    /// Returns the bytes of buffer storage still held.
+    @discardableResult
+    public func trimIdleBuffers(now: Instant) -> Int {
+        noteTime(now)
+        var held = 0
+        for sl in table.slots {
+            guard let c = sl.connection, c.allocatedBufferBytes > 0 else { continue }
+            c.releaseIdleBuffers()
+            held += c.allocatedBufferBytes
+        }
+        trimDeadline = held > 0 && bufferTrimInterval > .zero ? now + bufferTrimInterval : nil
+        return held
+    }
+
+    /// Bytes of buffer storage allocated by all connections (not what they hold: see `bufferedBytes`).
+    public var allocatedBufferBytes: Int {
+        table.slots.reduce(0) { acc, sl in acc + (sl.connection?.allocatedBufferBytes ?? 0) }
     }
 
     /// Writes the next IPv4 packet to send into `buffer` and returns its length, or 0
@@ -341,6 +377,7 @@ public final class IPv4Host {
             counters.resetsSent += 1
             return finishPacket(buffer, segmentLength: n, destination: resetDestinations[i])
         }
+        if let t = trimDeadline, t <= now { trimIdleBuffers(now: now) }
         table.expireDeadlines(now: now)
         let room = min(buffer.count, mtu) - 20
         let segment = UnsafeMutableRawBufferPointer(rebasing: buffer[20..<(20 + room)])
@@ -380,6 +417,8 @@ public final class IPv4Host {
     /// latest `now` seen when something is ready to go at once; nil when idle.
     public var nextDeadline: Instant? {
         if resetCount > 0 || table.hasReady { return lastNow }
-        return table.earliestDeadline()
+        guard let t = trimDeadline else { return table.earliestDeadline() }
+        guard let d = table.earliestDeadline() else { return t }
+        return min(t, d)
     }
 }

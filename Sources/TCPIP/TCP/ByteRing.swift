@@ -32,6 +32,8 @@ struct ByteRing: @unchecked Sendable {  // copy-on-write: shared storage is neve
     /// everything, a sender between bursts) pays one allocation per refill, not
     /// one per doubling step.
     @usableFromInline var lastSize: Int = 0
+    /// Set by `reserve` (every append or insert); cleared by `releaseIfIdle`.
+    @usableFromInline var used = false
 
     @inlinable init() {}
 
@@ -45,11 +47,22 @@ struct ByteRing: @unchecked Sendable {  // copy-on-write: shared storage is neve
         head = 0
     }
 
+    /// Frees the storage when the ring is `empty` and nothing was reserved since the
+    /// previous call; returns whether storage is still held.
+    @inlinable
+    mutating func releaseIfIdle(empty: Bool) -> Bool {
+        defer { used = false }
+        guard storage != nil else { return false }
+        if empty && !used { release(); return false }
+        return true
+    }
+
     /// Makes sure logical offsets `0 ..< needed` are backed by storage, growing
     /// geometrically up to `limit`; bytes in `0 ..< preserve` keep their logical
     /// offsets. Also makes the storage unique (copy-on-write). `needed <= limit`.
     @inlinable
     mutating func reserve(_ needed: Int, limit: Int, preserve: Int) {
+        used = true
         let size = allocated
         if needed <= size {
             if !isKnownUniquelyReferenced(&storage) { reallocate(to: size, preserve: preserve) }

@@ -46,7 +46,9 @@ struct OutOfOrderRange: Hashable, Sendable {
 ///
 /// Memory: like `SendBuffer`, the ring is allocated lazily, grows geometrically up
 /// to `capacity`, and is released when nothing is readable and nothing is held out
-/// of order (`releasesStorageWhenEmpty`). Copies are independent (copy-on-write).
+/// of order (`releasesStorageWhenEmpty`), or, with that off, by a periodic
+/// `releaseStorageIfIdle()` once it stayed empty for a period. Copies are
+/// independent (copy-on-write).
 public struct ReceiveBuffer: Sendable {
     @usableFromInline var ring = ByteRing()
     @usableFromInline var _capacity: Int
@@ -236,6 +238,14 @@ public struct ReceiveBuffer: Sendable {
     /// `releasesStorageWhenEmpty` off).
     public mutating func releaseStorage() {
         if _readable == 0 && ranges.isEmpty { ring.release() }
+    }
+
+    /// For callers that turned `releasesStorageWhenEmpty` off, called periodically:
+    /// frees the storage when nothing is held and nothing was stored since the previous
+    /// call. Returns whether storage is still held.
+    @discardableResult
+    public mutating func releaseStorageIfIdle() -> Bool {
+        ring.releaseIfIdle(empty: _readable == 0 && ranges.isEmpty)
     }
 
     /// The SACK blocks to send (RFC 2018 §4): first the range holding the most

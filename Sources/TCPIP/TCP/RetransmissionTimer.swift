@@ -17,6 +17,11 @@ public struct RTTEstimator: Hashable, Sendable {
     @usableFromInline var rttvarNs: Int64 = 0
     /// RTO from the samples, clamped, before backoff.
     @usableFromInline var baseRTONs: Int64
+    /// The bounds in nanoseconds, converted once (a `Duration` conversion costs two
+    /// 128-bit multiplications, and `rto` is read for every segment sent).
+    @usableFromInline let minimumNs: Int64
+    @usableFromInline let maximumNs: Int64
+    @usableFromInline let granularityNs: Int64
     /// Times the timer has backed off since the last sample (or reset).
     public private(set) var backoffCount: Int = 0
 
@@ -26,7 +31,10 @@ public struct RTTEstimator: Hashable, Sendable {
         self.minimumRTO = minimumRTO
         self.maximumRTO = maximumRTO
         self.clockGranularity = clockGranularity
-        baseRTONs = Swift.min(Swift.max(initialRTO.nanosecondsClamped, minimumRTO.nanosecondsClamped), maximumRTO.nanosecondsClamped)
+        minimumNs = minimumRTO.nanosecondsClamped
+        maximumNs = maximumRTO.nanosecondsClamped
+        granularityNs = clockGranularity.nanosecondsClamped
+        baseRTONs = Swift.min(Swift.max(initialRTO.nanosecondsClamped, minimumNs), maximumNs)
     }
 
     /// SRTT, nil until the first sample.
@@ -38,7 +46,7 @@ public struct RTTEstimator: Hashable, Sendable {
 
     /// The current timeout: the sample-based RTO doubled `backoffCount` times, within [minimum, maximum].
     public var rto: Duration {
-        let maxNs = maximumRTO.nanosecondsClamped
+        let maxNs = maximumNs
         var r = baseRTONs
         var i = 0
         while i < backoffCount && r > 0 && r < maxNs {
@@ -60,9 +68,9 @@ public struct RTTEstimator: Hashable, Sendable {
             rttvarNs = r / 2
         }
         let k = rttvarNs > Int64.max / 8 ? Int64.max / 2 : 4 * rttvarNs
-        let (sum, o) = srttNs!.addingReportingOverflow(Swift.max(clockGranularity.nanosecondsClamped, k))
+        let (sum, o) = srttNs!.addingReportingOverflow(Swift.max(granularityNs, k))
         let computed = o ? Int64.max : sum
-        baseRTONs = Swift.min(Swift.max(computed, minimumRTO.nanosecondsClamped), maximumRTO.nanosecondsClamped)
+        baseRTONs = Swift.min(Swift.max(computed, minimumNs), maximumNs)
         backoffCount = 0
     }
 
@@ -82,7 +90,7 @@ public struct RTTEstimator: Hashable, Sendable {
     public mutating func handshakeTimedOut() {
         guard srttNs == nil else { return }
         let three = Duration.seconds(3).nanosecondsClamped
-        baseRTONs = Swift.min(Swift.max(baseRTONs, three), maximumRTO.nanosecondsClamped)
+        baseRTONs = Swift.min(Swift.max(baseRTONs, three), maximumNs)
         backoffCount = 0
     }
 }

@@ -8,8 +8,10 @@
 /// Memory: nothing is allocated until the first `append`; the ring then grows
 /// geometrically (doubling from 2 KiB) up to `capacity`, and is released as soon as
 /// the buffer becomes empty (`releasesStorageWhenEmpty`, on by default), so an idle
-/// connection holds no buffer memory. Once grown, appends, copies and removals never
-/// allocate. Copying the struct is safe: copies share storage until one of them
+/// connection holds no buffer memory. An owner that turns that off (a connection in an
+/// `IPv4Host`, so request/response traffic does not allocate per message) frees the
+/// storage of idle buffers with `releaseStorageIfIdle()` from a periodic timer. Once
+/// grown, appends, copies and removals never allocate. Copying the struct is safe: copies share storage until one of them
 /// writes, which then copies (copy-on-write), so each copy behaves as a value.
 public struct SendBuffer: Sendable {
     @usableFromInline var ring = ByteRing()
@@ -89,6 +91,15 @@ public struct SendBuffer: Sendable {
     /// `releasesStorageWhenEmpty` off).
     public mutating func releaseStorage() {
         if _count == 0 { ring.release() }
+    }
+
+    /// For callers that turned `releasesStorageWhenEmpty` off, called periodically:
+    /// frees the storage when the buffer is empty and nothing was appended since the
+    /// previous call (so storage outlives a drain by one to two calling periods).
+    /// Returns whether storage is still held.
+    @discardableResult
+    public mutating func releaseStorageIfIdle() -> Bool {
+        ring.releaseIfIdle(empty: _count == 0)
     }
 
     /// Copies bytes `offset ..< offset+count` into `destination`, across the wrap.

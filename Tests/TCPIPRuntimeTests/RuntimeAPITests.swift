@@ -175,7 +175,9 @@ struct RuntimeAPITests {
             try await pair.client.connect(to: Pair.serverIP, port: 7, timeout: .milliseconds(300))
         }
         let elapsed = ContinuousClock.now - start
-        #expect(elapsed >= .milliseconds(290) && elapsed < .seconds(2))
+        // The caller's 300 ms timeout fired, not TCP's own give-up after ~63 s of SYN retries;
+        // the upper bound is loose because the suite runs in parallel on a loaded machine.
+        #expect(elapsed >= .milliseconds(290) && elapsed < .seconds(20))
         #expect(await pair.client.connectionCount() == 0)
         await pair.shutdown()
     }

@@ -51,6 +51,9 @@ public struct HostCounters: Sendable, Hashable {
     public var connectionsSpawned = 0
     /// Connections taken out of the table once finished.
     public var connectionsRemoved = 0
+    /// TIME-WAIT connections retired because a new SYN for their four-tuple was acceptable
+    /// (RFC 6191 / RFC 9293 §3.6.1); each is also counted in `connectionsRemoved`.
+    public var timeWaitReused = 0
     public init() {}
 }
 
@@ -271,13 +274,24 @@ public final class IPv4Host {
         }
         let tuple = FourTuple(localAddress: address, localPort: tcp.destinationPort,
                               remoteAddress: source, remotePort: tcp.sourcePort)
-        if let s = table.byTuple[tuple], let c = table.slots[Int(s)].connection {
-            c.handle(segment: tcp, now: now)
-            table.markReady(s)      // before a possible removal: the FIFO then frees the slot
-            afterActivity(s)
-            return
-        }
         let flags = tcp.flags
+        if let s = table.byTuple[tuple], let c = table.slots[Int(s)].connection {
+            // RFC 9293 §3.6.1 / RFC 6191: a new SYN (ISN past RCV.NXT, or with timestamps a
+            // TSval newer than TS.Recent) may reuse a four-tuple held in TIME-WAIT when a
+            // listener would take it: the old incarnation ends (normally) and the SYN starts a
+            // new one below. Otherwise the TIME-WAIT connection answers it (ACK / challenge ACK).
+            if c.state == .timeWait, flags.contains(.syn), let l = listeners[tuple.localPort], !l.isFull,
+               c.acceptsNewSYN(segment: tcp) {
+                c.terminate(nil)
+                retire(s)
+                counters.timeWaitReused += 1
+            } else {
+                c.handle(segment: tcp, now: now)
+                table.markReady(s)      // before a possible removal: the FIFO then frees the slot
+                afterActivity(s)
+                return
+            }
+        }
         if var l = listeners[tuple.localPort] {
             if flags.contains(.rst) { counters.drops.noListener += 1; return }
             if flags.contains(.ack) { queueReset(for: tcp, to: source); return }
@@ -312,17 +326,18 @@ public final class IPv4Host {
     /// Removes a finished connection, refreshes the deadline of a live one.
     func afterActivity(_ s: Int32) {
         guard let c = table.slots[Int(s)].connection else { return }
-        if c.isFinished {
-            if let port = table.slots[Int(s)].listenerPort, var l = listeners[port] {
-                let h = table.handle(of: s)
-                l.queue.removeAll { $0 == h }
-                listeners[port] = l
-            }
-            table.remove(s)
-            counters.connectionsRemoved += 1
-        } else {
-            table.refreshDeadline(s)
+        if c.isFinished { retire(s) } else { table.refreshDeadline(s) }
+    }
+
+    /// Takes a connection out of the table (and off its listener's queue).
+    func retire(_ s: Int32) {
+        if let port = table.slots[Int(s)].listenerPort, var l = listeners[port] {
+            let h = table.handle(of: s)
+            l.queue.removeAll { $0 == h }
+            listeners[port] = l
         }
+        table.remove(s)
+        counters.connectionsRemoved += 1
     }
 
     /// Writes the next IPv4 packet to send into `buffer` and returns its length, or 0

@@ -26,7 +26,7 @@ import Testing
         #expect(s.events() == [.readable])
         s.expectNothing()
         s.advance(by: .milliseconds(200))
-        s.expect(.ack, seq: 101, ack: 2501, window: 65535 - 500)
+        s.expect(.ack, seq: 101, ack: 2501, window: 65535 - 500, options: [])
     }
 
     @Test func everySecondFullSegmentIsAcknowledgedAtOnce() {
@@ -34,7 +34,7 @@ import Testing
         s.send(.ack, seq: 2001, ack: 101, payload: Array(repeating: 1, count: 1460))
         s.expectNothing()
         s.send(.ack, seq: 3461, ack: 101, payload: Array(repeating: 1, count: 1460))
-        s.expect(.ack, seq: 101, ack: 4921)
+        s.expect(.ack, seq: 101, ack: 4921, window: 65535 - 2920, options: [])  // 2 × 1460 bytes unread
     }
 
     @Test func bulkTransferDeliversEveryByteInOrder() {
@@ -62,10 +62,10 @@ import Testing
     @Test func outOfOrderSegmentIsAcknowledgedImmediatelyAndDeliveredWhenTheGapFills() {
         let s = Script.established()
         s.send(.ack, seq: 2101, ack: 101, payload: Array(repeating: 2, count: 100))
-        s.expect(.ack, seq: 101, ack: 2001)
+        s.expect(.ack, seq: 101, ack: 2001, window: 65535, options: [])
         #expect(s.read().isEmpty)
         s.send(.ack, seq: 2001, ack: 101, payload: Array(repeating: 1, count: 100))
-        s.expect(.ack, seq: 101, ack: 2201)
+        s.expect(.ack, seq: 101, ack: 2201, window: 65535 - 200, options: [])  // 200 bytes unread
         #expect(s.read() == Array(repeating: 1, count: 100) + Array(repeating: 2, count: 100))
     }
 }

@@ -68,12 +68,12 @@ import Testing
 
     @Test func synIsRetransmittedWithDoublingTimeoutThenConnectTimesOut() {
         let s = Script(TCPConnection.connect(tuple: clientTuple, iss: SequenceNumber(100), configuration: plainConfiguration(), now: .zero))
-        s.expect(.syn, seq: 100)
+        s.expect(.syn, seq: 100, window: 65535, options: [.maximumSegmentSize(1460)])
         // RTO 1 s, then 2, 4, 8, 16 s: SYNs at 1, 3, 7, 15, 31 s; give up at 63 s.
         var times: [Int64] = []
         for _ in 0..<5 {
             s.advanceToDeadline()
-            s.expect(.syn, seq: 100)
+            s.expect(.syn, seq: 100, window: 65535, options: [.maximumSegmentSize(1460)])
             times.append(s.now.nanoseconds / 1_000_000_000)
         }
         #expect(times == [1, 3, 7, 15, 31])
@@ -87,18 +87,18 @@ import Testing
     @Test func synReceivedRetransmitsSYNACKWhenTheSYNIsRepeated() {
         let s = Script.synReceived()
         s.send(.syn, seq: 100, options: [.maximumSegmentSize(1460)])
-        s.expect([.syn, .ack], seq: 2000, ack: 101)
+        s.expect([.syn, .ack], seq: 2000, ack: 101, window: 65535, options: [.maximumSegmentSize(1460)])
         #expect(s.conn.state == .synReceived)
     }
 
     @Test func rtoIsThreeSecondsAfterARetransmittedSYNWithoutASample() {
         let s = Script(TCPConnection.connect(tuple: clientTuple, iss: SequenceNumber(100), configuration: plainConfiguration(), now: .zero))
-        s.expect(.syn, seq: 100)
+        s.expect(.syn, seq: 100, window: 65535, options: [.maximumSegmentSize(1460)])
         s.advanceToDeadline()
-        s.expect(.syn, seq: 100)
+        s.expect(.syn, seq: 100, window: 65535, options: [.maximumSegmentSize(1460)])
         s.advance(by: .milliseconds(100))
         s.send([.syn, .ack], seq: 2000, ack: 101, options: [.maximumSegmentSize(1460)])
-        s.expect(.ack, seq: 101, ack: 2001)
+        s.expect(.ack, seq: 101, ack: 2001, window: 65535, options: [])
         // Karn: the SYN was sent twice, so no sample; RFC 6298 §5.7: RTO = 3 s.
         #expect(s.conn.counters.smoothedRTT == nil)
         #expect(s.conn.counters.retransmissionTimeout == .seconds(3))

@@ -192,4 +192,63 @@ import Testing
         #expect(out[0].tcp.options == [.noOperation, .noOperation,
                                        .timestamps(TCPTimestamps(value: Self.tsVal(iss: Self.ourISS, at: now), echoReply: 1003))])
     }
+    /// End to end between two hosts: the server closes first and holds TIME-WAIT; the client
+    /// (one ephemeral port, so it must reuse it) reconnects at once. Timestamps are off, so
+    /// the ISN rule decides: the client's new RFC 6528 ISN has moved on with the clock (4 µs
+    /// ticks) far past the old incarnation's last sequence number.
+    @Test func clientReconnectingFromTheSamePortWhileTheServerIsInTimeWaitGetsANewConnection() throws {
+        var c = TCPConfiguration()
+        c.timestamps = false
+        let client = IPv4Host(address: IPv4Address(192, 0, 2, 1), configuration: c, ephemeralPorts: 50000...50000, seed: 11)
+        let server = IPv4Host(address: IPv4Address(192, 0, 2, 2), configuration: c, seed: 12)
+        try server.listen(port: 80)
+        let net = SimulatedNetwork(a: client, b: server, link: MemoryLink(aToB: FaultConfiguration(delay: .milliseconds(5)),
+                                                                           bToA: FaultConfiguration(delay: .milliseconds(5))))
+        let first = try client.connect(to: server.address, port: 80, now: net.now)
+        let firstConn = try #require(client.connection(first))
+        var accepted: ConnectionHandle? = nil
+        #expect(net.run(until: {
+            if accepted == nil { accepted = server.accept(port: 80) }
+            return accepted != nil && firstConn.state == .established
+        }, timeLimit: .seconds(5)))
+        let acceptedHandle = try #require(accepted)
+        let oldServer = try #require(server.connection(acceptedHandle))
+        // The server closes first: FIN-WAIT-1 → FIN-WAIT-2; the client answers with its FIN.
+        server.close(acceptedHandle)
+        #expect(net.run(until: { firstConn.state == .closeWait }, timeLimit: .seconds(5)))
+        client.close(first)
+        #expect(net.run(until: { client.connectionCount == 0 && oldServer.state == .timeWait }, timeLimit: .seconds(5)))
+        #expect(firstConn.state == .closed)
+        _ = events(oldServer)
+
+        // Same four-tuple again, well within the server's 60 s TIME-WAIT.
+        let second = try client.connect(to: server.address, port: 80, now: net.now)
+        let secondConn = try #require(client.connection(second))
+        #expect(secondConn.tuple == firstConn.tuple)
+        #expect(secondConn.tuple.localPort == 50000)
+        #expect(secondConn.sendUnacknowledged > firstConn.sendNext)   // the new ISN is past the old stream
+        var again: ConnectionHandle? = nil
+        #expect(net.run(until: {
+            if again == nil { again = server.accept(port: 80) }
+            return again != nil && secondConn.state == .established
+        }, timeLimit: .seconds(5)))
+        #expect(server.counters.timeWaitReused == 1)
+        #expect(oldServer.state == .closed)
+        #expect(events(oldServer) == [.stateChanged(from: .timeWait, to: .closed), .closed(nil)])
+        let againHandle = try #require(again)
+        let newServer = try #require(server.connection(againHandle))
+        #expect(newServer !== oldServer && newServer.state == .established)
+        #expect(server.connectionCount == 1 && client.connectionCount == 1)
+        // No SYN retransmission was needed: the first SYN got its SYN+ACK.
+        #expect(secondConn.counters.retransmittedSegments == 0)
+        // And the new connection carries data.
+        #expect(client.write(second, [1, 2, 3]) == 3)
+        var got = [UInt8](repeating: 0, count: 16)
+        var n = 0
+        #expect(net.run(until: {
+            n += got.withUnsafeMutableBytes { server.read(againHandle, into: UnsafeMutableRawBufferPointer(rebasing: $0[n...])) }
+            return n == 3
+        }, timeLimit: .seconds(5)))
+        #expect(Array(got.prefix(n)) == [1, 2, 3])
+    }
 }

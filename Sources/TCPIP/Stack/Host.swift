@@ -102,6 +102,10 @@ public final class IPv4Host {
     /// Chooses the ISS of every new connection (by default RFC 6528's
     /// `InitialSequenceNumberGenerator`, keyed from the seed). Tests and the demo set fixed ones.
     public var initialSequenceNumber: (FourTuple, Instant) -> SequenceNumber
+    /// Chooses the timestamp-clock offset of every new connection (by default the high half
+    /// of the same keyed four-tuple hash: constant per four-tuple, so TSvals keep growing
+    /// across incarnations and a peer's TIME-WAIT accepts our new SYN by RFC 6191).
+    public var timestampOffset: (FourTuple) -> UInt32
 
     // RSTs owed for segments that matched nothing: a small fixed queue.
     static let resetCapacity = 32
@@ -124,6 +128,7 @@ public final class IPv4Host {
         let isn = InitialSequenceNumberGenerator(key0: r.next(), key1: r.next())
         identification = UInt16(truncatingIfNeeded: r.next())
         initialSequenceNumber = { tuple, now in isn.isn(for: tuple, now: now) }
+        timestampOffset = { tuple in isn.timestampOffset(for: tuple) }
         resetStorage = .allocate(byteCount: IPv4Host.resetCapacity * IPv4Host.resetSlotSize, alignment: 8)
         resetLengths = Array(repeating: 0, count: IPv4Host.resetCapacity)
         resetDestinations = Array(repeating: .any, count: IPv4Host.resetCapacity)
@@ -164,6 +169,7 @@ public final class IPv4Host {
         }) else { throw .noEphemeralPort }
         let tuple = FourTuple(localAddress: local, localPort: localPort, remoteAddress: remote, remotePort: port)
         let conn = TCPConnection.connect(tuple: tuple, iss: initialSequenceNumber(tuple, now),
+                                         timestampOffset: timestampOffset(tuple),
                                          configuration: configuration ?? self.configuration, now: now)
         let s = table.insert(conn)
         table.markReady(s)
@@ -298,7 +304,7 @@ public final class IPv4Host {
             guard flags.contains(.syn) else { counters.drops.noListener += 1; return }
             guard !l.isFull else { counters.drops.backlogFull += 1; return }
             let conn = TCPConnection.listen(tuple: tuple, configuration: configuration, now: now)
-            conn.acceptSYN(segment: tcp, iss: initialSequenceNumber(tuple, now), now: now)
+            conn.acceptSYN(segment: tcp, iss: initialSequenceNumber(tuple, now), timestampOffset: timestampOffset(tuple), now: now)
             let s = table.insert(conn)
             table.slots[Int(s)].listenerPort = tuple.localPort
             l.queue.append(table.handle(of: s))

@@ -170,10 +170,13 @@ public final class TCPConnection {
     }
 
     /// Active open (RFC 9293 §3.10.1): SYN-SENT; the SYN goes out on the next `poll`.
-    public static func connect(tuple: FourTuple, iss: SequenceNumber, configuration: TCPConfiguration = .default,
-                               now: Instant) -> TCPConnection {
+    /// `timestampOffset`: our timestamp clock's offset (the stack's keyed hash of the
+    /// four-tuple, `InitialSequenceNumberGenerator.timestampOffset(for:)`); nil derives one
+    /// from the ISS (tests), which does not keep TSvals growing across incarnations.
+    public static func connect(tuple: FourTuple, iss: SequenceNumber, timestampOffset: UInt32? = nil,
+                               configuration: TCPConfiguration = .default, now: Instant) -> TCPConnection {
         let c = TCPConnection(tuple: tuple, configuration: configuration, passive: false, now: now)
-        c.setISS(iss)
+        c.setISS(iss, timestampOffset: timestampOffset)
         c.setState(.synSent)
         return c
     }
@@ -190,15 +193,17 @@ public final class TCPConnection {
 
     /// LISTEN + SYN with the given ISS (the stack's RFC 6528 generator). Equivalent to
     /// `handle(segment:now:)` after choosing the ISS. Ignored outside LISTEN.
-    public func acceptSYN(segment: TCPHeaderView, iss: SequenceNumber, now: Instant) {
+    /// `timestampOffset` as in `connect(tuple:iss:timestampOffset:configuration:now:)`.
+    public func acceptSYN(segment: TCPHeaderView, iss: SequenceNumber, timestampOffset: UInt32? = nil, now: Instant) {
         guard state == .listen else { return }
-        setISS(iss)
+        setISS(iss, timestampOffset: timestampOffset)
         handle(segment: segment, now: now)
     }
 
-    func setISS(_ s: SequenceNumber) {
+    func setISS(_ s: SequenceNumber, timestampOffset: UInt32? = nil) {
         iss = s; sndUna = s; sndNxt = s; sndMax = s; bufferSeq = s + 1; recover = s; highRxt = s
-        tsOffset = s.rawValue &* 2_654_435_761  // a per-connection offset (RFC 7323 §5.4), deterministic
+        // A per-connection offset (RFC 7323 §5.4), deterministic.
+        tsOffset = timestampOffset ?? s.rawValue &* 2_654_435_761
     }
 
     // MARK: user calls (RFC 9293 §3.10.2–3.10.6)

@@ -16,8 +16,10 @@
 /// Reset.swift (RST for segments that match no connection).
 ///
 /// Passive open: the stack makes one LISTEN connection per arriving SYN (with the full
-/// four-tuple) and hands it the SYN with `acceptSYN(segment:iss:now:)` (or `handle`,
-/// which then uses the ISS given to `listen`).
+/// four-tuple) and hands it the SYN with `acceptSYN(segment:iss:timestampOffset:now:)` (or
+/// `handle`, which then uses the ISS given to `listen`). A SYN for a four-tuple in TIME-WAIT
+/// goes to a new connection when `acceptsNewSYN(segment:)` says so (RFC 6191; the stack
+/// retires the old one), else to the TIME-WAIT connection (which ACKs it).
 ///
 /// After `handle`, `write`, `read` (a window update may be due), `close` or `abort`, call
 /// `poll` until it returns 0; otherwise call it at `nextDeadline`.
@@ -31,6 +33,8 @@
 /// - Out-of-window and challenge ACKs share one rate limit (`invalidSegmentACKInterval`);
 ///   segments carrying data or FIN are always answered.
 /// - RST in TIME-WAIT is ignored (RFC 1337) unless `timeWaitResetPolicy` says `.close`.
+/// - The timestamp clock's offset is given by the stack per four-tuple (a keyed hash, not
+///   time-dependent), so TSvals keep growing across incarnations of a four-tuple.
 /// - RTT: timestamps when negotiated (no sample from an ACK echoing a TSval older than
 ///   the last timeout's retransmission), else one timed segment with Karn's rule.
 /// - A segment that carries data on a SYN, or data beyond the receive buffer, is not taken

@@ -72,7 +72,7 @@ import Testing
         let s = Script(TCPConnection.listen(tuple: serverTuple, iss: SequenceNumber(2000), configuration: TCPConfiguration(), now: .zero))
         s.send(.syn, seq: 100, window: 65535, options: [.maximumSegmentSize(1460), .sackPermitted,
                                                         .timestamps(TCPTimestamps(value: 777, echoReply: 0)), .noOperation, .windowScale(7)])
-        // Our TSval at time 0 is the per-connection offset ISS × 2654435761 (RFC 7323 §5.4).
+        // Without an offset from the stack, our TSval at time 0 is ISS × 2654435761 (RFC 7323 §5.4).
         let sa = s.expect([.syn, .ack], seq: 2000, ack: 101, window: 65535, options: [.maximumSegmentSize(1460), .sackPermitted, .timestamps(TCPTimestamps(value: UInt32(2000) &* 2_654_435_761, echoReply: 777)), .noOperation, .windowScale(3)])!
         #expect(sa.options == [.maximumSegmentSize(1460), .sackPermitted,
                                .timestamps(TCPTimestamps(value: sa.timestamps!.value, echoReply: 777)), .noOperation, .windowScale(3)])

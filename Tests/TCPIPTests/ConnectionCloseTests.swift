@@ -9,17 +9,23 @@ import Testing
         p.a.close()
         let fin = p.aToB()
         #expect(fin.count == 1 && fin[0].flags == [.fin, .ack] && fin[0].seq == 101 && fin[0].ack == 2001)
+        // Plain configuration: no options, 65535-byte buffers, no scaling.
+        expectSegment(fin.first, [.fin, .ack], seq: 101, ack: 2001, window: 65535, options: [])
         #expect(p.b.state == .closeWait)
         let ack = p.bToA()
         #expect(ack.count == 1 && ack[0].flags == .ack && ack[0].ack == 102)
+        // The FIN took a sequence number; B's right edge stays (SWS avoidance): 65535 - 1.
+        expectSegment(ack.first, .ack, seq: 2001, ack: 102, window: 65534, options: [])
         #expect(p.a.state == .finWait2)
         p.b.close()
         let fin2 = p.bToA()
         #expect(fin2.count == 1 && fin2[0].flags == [.fin, .ack] && fin2[0].seq == 2001 && fin2[0].ack == 102)
+        expectSegment(fin2.first, [.fin, .ack], seq: 2001, ack: 102, window: 65534, options: [])
         #expect(p.b.state == .lastAck)
         #expect(p.a.state == .timeWait)
         let lastAck = p.aToB()
         #expect(lastAck.count == 1 && lastAck[0].flags == .ack && lastAck[0].seq == 102 && lastAck[0].ack == 2002)
+        expectSegment(lastAck.first, .ack, seq: 102, ack: 2002, window: 65534, options: [])
         #expect(p.b.state == .closed)
         #expect(stateChanges(events(p.a)) == [.finWait1, .finWait2, .timeWait])
         #expect(events(p.b) == [.peerClosed, .stateChanged(from: .established, to: .closeWait),

@@ -10,11 +10,13 @@ import Testing
         #expect(data.withUnsafeBytes { p.a.write($0) } == 100)
         let seg = p.aToB()
         #expect(seg.count == 1 && seg[0].seq == 101 && seg[0].payload == data && seg[0].flags == [.ack, .psh])
+        expectSegment(seg.first, [.ack, .psh], seq: 101, ack: 2001, window: 65535, options: [], payload: 100)
         // A single segment waits for the delayed ACK (200 ms).
         #expect(p.bToA().isEmpty)
         p.now = p.now + .milliseconds(200)
         let ack = p.bToA()
         #expect(ack.count == 1 && ack[0].flags == .ack && ack[0].ack == 201)
+        expectSegment(ack.first, .ack, seq: 2001, ack: 201, window: 65535 - 100, options: [])  // 100 bytes unread
         var buf = [UInt8](repeating: 0, count: 200)
         #expect(buf.withUnsafeMutableBytes { p.b.read(into: $0) } == 100)
         #expect(Array(buf.prefix(100)) == data)

@@ -231,6 +231,18 @@ final class Script {
     }
 }
 
+/// A segment collected by hand (from `Pair` or `drain`) must have exactly these fields.
+func expectSegment(_ s: Segment?, _ flags: TCPFlags, seq: UInt32, ack: UInt32, window: UInt16, options: [TCPOption],
+                   payload: Int = 0, _ sourceLocation: SourceLocation = #_sourceLocation) {
+    guard let s else { Issue.record("no segment", sourceLocation: sourceLocation); return }
+    #expect(s.flags == flags, "flags of \(s)", sourceLocation: sourceLocation)
+    #expect(s.seq == seq, "seq of \(s)", sourceLocation: sourceLocation)
+    #expect(s.ack == ack, "ack of \(s)", sourceLocation: sourceLocation)
+    #expect(s.window == window, "window of \(s)", sourceLocation: sourceLocation)
+    #expect(s.options == options, "options of \(s)", sourceLocation: sourceLocation)
+    #expect(s.payload.count == payload, "payload of \(s)", sourceLocation: sourceLocation)
+}
+
 /// Polls `conn` until it has nothing more to send; returns the segments as values
 /// (checking each checksum).
 func drain(_ conn: TCPConnection, now: Instant, bufferSize: Int = 2048) -> [Segment] {

@@ -10,11 +10,13 @@ import Testing
         #expect(data.withUnsafeBytes { p.a.write($0) } == 100)
         let seg = p.aToB()
         #expect(seg.count == 1 && seg[0].seq == 101 && seg[0].payload == data && seg[0].flags == [.ack, .psh])
+        expectSegment(seg.first, [.ack, .psh], seq: 101, ack: 2001, window: 65535, options: [], payload: 100)
         // A single segment waits for the delayed ACK (200 ms).
         #expect(p.bToA().isEmpty)
         p.now = p.now + .milliseconds(200)
         let ack = p.bToA()
         #expect(ack.count == 1 && ack[0].flags == .ack && ack[0].ack == 201)
+        expectSegment(ack.first, .ack, seq: 2001, ack: 201, window: 65535 - 100, options: [])  // 100 bytes unread
         var buf = [UInt8](repeating: 0, count: 200)
         #expect(buf.withUnsafeMutableBytes { p.b.read(into: $0) } == 100)
         #expect(Array(buf.prefix(100)) == data)
@@ -26,7 +28,7 @@ import Testing
         #expect(s.events() == [.readable])
         s.expectNothing()
         s.advance(by: .milliseconds(200))
-        s.expect(.ack, seq: 101, ack: 2501, window: 65535 - 500)
+        s.expect(.ack, seq: 101, ack: 2501, window: 65535 - 500, options: [])
     }
 
     @Test func everySecondFullSegmentIsAcknowledgedAtOnce() {
@@ -34,7 +36,7 @@ import Testing
         s.send(.ack, seq: 2001, ack: 101, payload: Array(repeating: 1, count: 1460))
         s.expectNothing()
         s.send(.ack, seq: 3461, ack: 101, payload: Array(repeating: 1, count: 1460))
-        s.expect(.ack, seq: 101, ack: 4921)
+        s.expect(.ack, seq: 101, ack: 4921, window: 65535 - 2920, options: [])  // 2 × 1460 bytes unread
     }
 
     @Test func bulkTransferDeliversEveryByteInOrder() {
@@ -62,10 +64,10 @@ import Testing
     @Test func outOfOrderSegmentIsAcknowledgedImmediatelyAndDeliveredWhenTheGapFills() {
         let s = Script.established()
         s.send(.ack, seq: 2101, ack: 101, payload: Array(repeating: 2, count: 100))
-        s.expect(.ack, seq: 101, ack: 2001)
+        s.expect(.ack, seq: 101, ack: 2001, window: 65535, options: [])
         #expect(s.read().isEmpty)
         s.send(.ack, seq: 2001, ack: 101, payload: Array(repeating: 1, count: 100))
-        s.expect(.ack, seq: 101, ack: 2201)
+        s.expect(.ack, seq: 101, ack: 2201, window: 65535 - 200, options: [])  // 200 bytes unread
         #expect(s.read() == Array(repeating: 1, count: 100) + Array(repeating: 2, count: 100))
     }
 }

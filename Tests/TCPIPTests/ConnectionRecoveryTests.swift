@@ -28,7 +28,7 @@ import Testing
     @Test func rtoDoublesOnEachTimeoutUpToTheBoundThenTimesOut() {
         let s = Script.established()
         _ = s.write(count: 100)
-        s.expect([.ack, .psh], seq: 101, payload: 100)
+        s.expect([.ack, .psh], seq: 101, window: 65535, payload: 100, options: [])
         var intervals: [Duration] = []
         var last = s.now
         while s.conn.state == .established {
@@ -71,11 +71,11 @@ import Testing
         let s = senderWithTenSegments(bytes: 12_000)
         // Segment 101 is lost; segments 1101, 2101, 3101 arrive: three duplicate ACKs for 101.
         s.send(.ack, seq: 2001, ack: 101)
-        s.expect([.ack], seq: 10101, payload: 1000)  // limited transmit
+        s.expect([.ack], seq: 10101, window: 65535, payload: 1000, options: [])  // limited transmit
         s.send(.ack, seq: 2001, ack: 101)
-        s.expect([.ack, .psh], seq: 11101, payload: 1000)  // limited transmit
+        s.expect([.ack, .psh], seq: 11101, window: 65535, payload: 1000, options: [])  // limited transmit
         s.send(.ack, seq: 2001, ack: 101)
-        s.expect(.ack, seq: 101, payload: 1000)  // fast retransmit
+        s.expect(.ack, seq: 101, window: 65535, payload: 1000, options: [])  // fast retransmit
         #expect(s.conn.counters.fastRetransmits == 1 && s.conn.counters.duplicateAcksReceived == 3)
         // ssthresh = FlightSize/2 = 12000/2; cwnd = ssthresh + 3 SMSS.
         #expect(s.conn.counters.slowStartThreshold == 6000 && s.conn.counters.congestionWindow == 9000)
@@ -90,7 +90,7 @@ import Testing
         let s = senderWithTenSegments()
         // Segments 101 and 2101 lost. ACKs for 1101, 3101, 4101: three duplicates -> fast retransmit.
         for _ in 0..<3 { s.send(.ack, seq: 2001, ack: 101) }
-        s.expect(.ack, seq: 101, payload: 1000)
+        s.expect(.ack, seq: 101, window: 65535, payload: 1000, options: [])
         // ssthresh = max(FlightSize 10000 / 2, 2 SMSS) = 5000, cwnd = 5000 + 3 SMSS = 8000.
         #expect(s.conn.counters.slowStartThreshold == 5000 && s.conn.counters.congestionWindow == 8000)
         // Segments 5101..9101 arrive: five more duplicates inflate cwnd to 13000; no new data queued.
@@ -100,7 +100,7 @@ import Testing
         // The retransmission arrives: ACK 2101 is partial (recover = 10101): retransmit 2101 at once,
         // deflate by the 2000 acknowledged and add back one SMSS: 13000 - 2000 + 1000.
         s.send(.ack, seq: 2001, ack: 2101)
-        s.expect(.ack, seq: 2101, payload: 1000)
+        s.expect(.ack, seq: 2101, window: 65535, payload: 1000, options: [])
         #expect(s.conn.counters.congestionWindow == 12000)
         s.send(.ack, seq: 2001, ack: 10101)
         #expect(s.conn.counters.congestionWindow == 2000)
@@ -116,7 +116,7 @@ import Testing
         s.expectNothing()
         s.send(.ack, seq: 2001, ack: 101, options: sackOption([(3101, 5101), (1101, 2101)]))
         // Third duplicate: IsLost(101) (3000 bytes SACKed above): fast retransmit of 101.
-        s.expect(.ack, seq: 101, payload: 1000)
+        s.expect(.ack, seq: 101, window: 65535, payload: 1000, options: [])
         #expect(s.conn.counters.congestionWindow == 5000)
         // SACK of 5101..6101: pipe = 1000 (101, retransmitted) + 0 (2101 now lost: 4000 SACKed above)
         //   + 4000 (6101..10101) = 5000 = cwnd: nothing.
@@ -124,7 +124,7 @@ import Testing
         s.expectNothing()
         // SACK of 6101..7101: pipe 4000 < cwnd: NextSeg rule 1 gives the lost 2101.
         s.send(.ack, seq: 2001, ack: 101, options: sackOption([(3101, 7101), (1101, 2101)]))
-        s.expect(.ack, seq: 2101, payload: 1000)
+        s.expect(.ack, seq: 2101, window: 65535, payload: 1000, options: [])
         s.send(.ack, seq: 2001, ack: 10101)
         #expect(s.conn.counters.fastRetransmits == 1 && s.conn.counters.retransmittedSegments == 2)
         #expect(s.conn.counters.timeouts == 0)
@@ -134,7 +134,7 @@ import Testing
         let s = senderWithTenSegments()
         s.advanceToDeadline()
         // cwnd = 1 SMSS: only the first segment again.
-        s.expect(.ack, seq: 101, payload: 1000)
+        s.expect(.ack, seq: 101, window: 65535, payload: 1000, options: [])
         #expect(s.conn.counters.congestionWindow == 1000 && s.conn.counters.slowStartThreshold == 5000)
         // Its ACK opens cwnd to 2 SMSS: the next two (retransmitted) segments.
         s.send(.ack, seq: 2001, ack: 1101)
@@ -161,5 +161,51 @@ import Testing
         _ = s.write(count: 30_000)
         #expect(s.output().count == 10)
         #expect(s.conn.counters.congestionWindow == 10_000)
+    }
+    @Test func congestionAvoidanceGrowsCwndByOneSMSSPerWindowOfACKedBytes() {
+        // SMSS 1000 (the peer's MSS, no options), IW 10 000. A timeout sets
+        // ssthresh = FlightSize/2 = 10 000/2 = 5000 and cwnd = 1 SMSS; slow start (RFC 3465, L = 2)
+        // then climbs 1000 → 2000 → 4000 → 6000 ≥ ssthresh.
+        let s = senderWithTenSegments(bytes: 60_000)
+        s.advanceToDeadline()
+        s.expect(.ack, seq: 101, ack: 2001, window: 65535, payload: 1000, options: [])
+        #expect(s.conn.counters.congestionWindow == 1000 && s.conn.counters.slowStartThreshold == 5000)
+        s.send(.ack, seq: 2001, ack: 1101)
+        #expect(s.conn.counters.congestionWindow == 2000)            // + min(1000, 2 SMSS)
+        #expect(s.output().map(\.seq) == [1101, 2101])
+        s.send(.ack, seq: 2001, ack: 3101)
+        #expect(s.conn.counters.congestionWindow == 4000)            // + min(2000, 2 SMSS)
+        #expect(s.output().map(\.seq) == [3101, 4101, 5101, 6101])
+        s.send(.ack, seq: 2001, ack: 7101)
+        #expect(s.conn.counters.congestionWindow == 6000)            // + min(4000, 2 SMSS): now ≥ ssthresh
+        #expect(s.output().map(\.seq) == (7..<13).map { (k: Int) -> UInt32 in UInt32(101 + 1000 * k) })
+
+        // Congestion avoidance, byte counting (RFC 5681 §3.1, RFC 3465 §2.1): acknowledged bytes
+        // accumulate and cwnd grows by one SMSS only once a whole cwnd of them (6000: one RTT's
+        // worth) has been acknowledged. The first five ACKs (5000 bytes) leave cwnd at 6000, each
+        // releasing one segment; the sixth reaches 6000 and cwnd becomes 7000 (two segments go).
+        var next: UInt32 = 13_101
+        for k in 1...5 {
+            s.send(.ack, seq: 2001, ack: 7101 + UInt32(1000 * k))
+            #expect(s.conn.counters.congestionWindow == 6000, "ACK \(k)")
+            #expect(s.output().map(\.seq) == [next], "ACK \(k)")
+            next += 1000
+        }
+        s.send(.ack, seq: 2001, ack: 13_101)
+        #expect(s.conn.counters.congestionWindow == 7000)
+        #expect(s.output().map(\.seq) == [next, next + 1000])
+        next += 2000
+        // The next RTT: 7000 bytes more for the next SMSS (the counter restarted at 0).
+        for k in 1...6 {
+            s.send(.ack, seq: 2001, ack: 13_101 + UInt32(1000 * k))
+            #expect(s.conn.counters.congestionWindow == 7000, "ACK \(k) of the second round")
+            #expect(s.output().map(\.seq) == [next], "ACK \(k) of the second round")
+            next += 1000
+        }
+        s.send(.ack, seq: 2001, ack: 20_101)
+        #expect(s.conn.counters.congestionWindow == 8000)
+        #expect(s.output().map(\.seq) == [next, next + 1000])
+        #expect(s.conn.counters.slowStartThreshold == 5000)
+        #expect(s.conn.counters.timeouts == 1 && s.conn.counters.fastRetransmits == 0)
     }
 }

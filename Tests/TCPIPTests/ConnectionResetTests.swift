@@ -26,16 +26,17 @@ import Testing
     @Test func synToAClosedPortGetsRSTACKWithSeqZeroAndAckSeqPlusOne() {
         let r = resetFor(peerSegment(.syn, seq: 500))
         #expect(r?.flags == [.rst, .ack] && r?.seq == 0 && r?.ack == 501 && r?.header.sourcePort == 80 && r?.header.destinationPort == 40000)
+        #expect(r?.window == 0 && r?.options == [])
     }
 
     @Test func segmentWithSynFinAndDataToAClosedPortCountsAllOfThem() {
         let r = resetFor(peerSegment([.syn, .fin], seq: 500, payload: 10))
-        #expect(r?.flags == [.rst, .ack] && r?.seq == 0 && r?.ack == 512)
+        #expect(r?.flags == [.rst, .ack] && r?.seq == 0 && r?.ack == 512 && r?.window == 0 && r?.options == [])
     }
 
     @Test func ackToAClosedPortGetsRSTWithSeqFromTheAckAndNoACKFlag() {
         let r = resetFor(peerSegment([.ack, .psh], seq: 500, ack: 777, payload: 5))
-        #expect(r?.flags == .rst && r?.seq == 777 && r?.ack == 0)
+        #expect(r?.flags == .rst && r?.seq == 777 && r?.ack == 0 && r?.window == 0 && r?.options == [])
     }
 
     @Test func rstToAClosedPortIsNeverAnswered() {
@@ -50,7 +51,7 @@ import Testing
         #expect(s.conn.state == .closed)
         #expect(s.events() == [.stateChanged(from: .synSent, to: .closed), .closed(nil)])
         s.send([.syn, .ack], seq: 2000, ack: 101)
-        s.expect(.rst, seq: 101, ack: 0)
+        s.expect(.rst, seq: 101, ack: 0, window: 0, options: [])
     }
 
     @Test func acceptableRSTInSynSentRefusesTheConnection() {
@@ -73,7 +74,7 @@ import Testing
     @Test func unacceptableAckInSynSentGetsRSTFromTheAck() {
         let s = Script.inState(.synSent)
         s.send([.syn, .ack], seq: 2000, ack: 5000)
-        s.expect(.rst, seq: 5000, ack: 0)
+        s.expect(.rst, seq: 5000, ack: 0, window: 0, options: [])
         #expect(s.conn.state == .synSent)
     }
 
@@ -88,10 +89,10 @@ import Testing
     @Test func onlyAckOfISSPlusOneCompletesThePassiveHandshake() {
         let s = Script.synReceived()
         s.send(.ack, seq: 101, ack: 2005)
-        s.expect(.rst, seq: 2005, ack: 0)
+        s.expect(.rst, seq: 2005, ack: 0, window: 0, options: [])
         #expect(s.conn.state == .synReceived)
         s.send(.ack, seq: 101, ack: 2000)
-        s.expect(.rst, seq: 2000, ack: 0)
+        s.expect(.rst, seq: 2000, ack: 0, window: 0, options: [])
         #expect(s.conn.state == .synReceived)
         s.send(.ack, seq: 101, ack: 2001)
         s.expectNothing()
@@ -108,12 +109,12 @@ import Testing
     @Test func rstInWindowButNotAtRcvNxtGetsARateLimitedChallengeACK() {
         let s = Script.established()
         s.send(.rst, seq: 2011)
-        s.expect(.ack, seq: 101, ack: 2001)
+        s.expect(.ack, seq: 101, ack: 2001, window: 65535, options: [])
         s.send(.rst, seq: 2021)
         s.expectNothing()  // within 500 ms of the last challenge
         s.advance(by: .milliseconds(500))
         s.send(.rst, seq: 2031)
-        s.expect(.ack, seq: 101, ack: 2001)
+        s.expect(.ack, seq: 101, ack: 2001, window: 65535, options: [])
         #expect(s.conn.state == .established)
         #expect(s.conn.counters.challengeAcksSent == 2)
     }
@@ -157,7 +158,7 @@ import Testing
         let s = Script.established()
         s.send(.ack, seq: 2001, ack: 101, payload: [1, 2, 3])
         s.conn.close(fully: true)
-        s.expect(.rst, seq: 101, ack: 0)
+        s.expect(.rst, seq: 101, ack: 0, window: 0, options: [])
         #expect(s.events().last == .closed(.aborted))
     }
 

@@ -163,7 +163,7 @@ final class LossyRun {
         let urgent: [UInt8] = [9, 9]
         _ = urgent.withUnsafeBytes { s.conn.writeUrgent($0) }
         s.send(.ack, seq: 2001, ack: 111)
-        let seg = s.expect([.ack, .psh, .urg], seq: 111, payload: 2)
+        let seg = s.expect([.ack, .psh, .urg], seq: 111, window: 65535, payload: 2, options: [])
         // RFC 6093: the pointer is the offset of the byte after the urgent data.
         #expect(seg?.header.urgentPointer == 2)
 
@@ -182,7 +182,7 @@ final class LossyRun {
         s.expectNothing()
         s.send(.ack, seq: 101, ack: 2001)
         #expect(s.conn.state == .finWait1)
-        s.expect([.fin, .ack], seq: 2001, ack: 101)
+        s.expect([.fin, .ack], seq: 2001, ack: 101, window: 65535, options: [])
         #expect(stateChanges(s.events()) == [.established, .finWait1])
     }
 
@@ -191,7 +191,7 @@ final class LossyRun {
         _ = s.write(count: 50)
         s.conn.close()
         #expect(s.conn.state == .lastAck)
-        s.expect([.fin, .ack, .psh], seq: 101, ack: 2002, payload: 50)
+        s.expect([.fin, .ack, .psh], seq: 101, ack: 2002, window: 65534, payload: 50, options: [])  // the peer's FIN took a sequence number; the right edge stays
         s.send(.ack, seq: 2002, ack: 152)
         #expect(s.conn.state == .closed)
     }
@@ -211,7 +211,7 @@ final class LossyRun {
             .bytes(.syn, seq: 100, options: [.maximumSegmentSize(1460)])
         syn.withUnsafeBytes { c.acceptSYN(segment: try! TCPHeaderView($0), iss: SequenceNumber(7777), now: .zero) }
         #expect(c.tuple.remotePort == 40000)
-        s.expect([.syn, .ack], seq: 7777, ack: 101)
+        s.expect([.syn, .ack], seq: 7777, ack: 101, window: 65535, options: [.maximumSegmentSize(1460)])
     }
 
     @Test func unreachableDuringConnectEndsItWithAnError() {

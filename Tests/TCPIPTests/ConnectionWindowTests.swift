@@ -12,7 +12,7 @@ import Testing
         var last = s.now
         for _ in 0..<12 {
             s.advanceToDeadline()
-            s.expect(.ack, seq: 100, ack: 2001, payload: 0)  // SND.UNA - 1: an old sequence number
+            s.expect(.ack, seq: 100, ack: 2001, window: 65535, payload: 0, options: [])  // SND.UNA - 1: an old sequence number
             times.append(s.now - last); last = s.now
             s.send(.ack, seq: 2001, ack: 101, window: 0)
             #expect(s.conn.state == .established)
@@ -21,7 +21,7 @@ import Testing
         #expect(times == (0..<10).map { .milliseconds(200 << $0) } + [.seconds(120), .seconds(120)])
         #expect(s.conn.counters.zeroWindowProbes == 12)
         s.send(.ack, seq: 2001, ack: 101, window: 1000)
-        s.expect([.ack, .psh], seq: 101, ack: 2001, payload: 100)
+        s.expect([.ack, .psh], seq: 101, ack: 2001, window: 65535, payload: 100, options: [])
     }
 
     @Test func fullReceiveBufferAdvertisesZeroAndReadingSendsAWindowUpdate() {
@@ -33,16 +33,16 @@ import Testing
         s.send(.ack, seq: 2001, ack: 101, payload: Array(repeating: 1, count: 1000))
         s.expectNothing()
         s.send(.ack, seq: 3001, ack: 101, payload: Array(repeating: 1, count: 1000))
-        let a1 = s.expect(.ack, seq: 101, ack: 4001, window: 2000)!
+        let a1 = s.expect(.ack, seq: 101, ack: 4001, window: 2000, options: [])!
         s.send(.ack, seq: 4001, ack: 101, payload: Array(repeating: 1, count: 1000))
         s.send(.ack, seq: 5001, ack: 101, payload: Array(repeating: 1, count: 1000))
-        let a2 = s.expect(.ack, seq: 101, ack: 6001, window: 0)!
+        let a2 = s.expect(.ack, seq: 101, ack: 6001, window: 0, options: [])!
         edges += [a1.ack + UInt32(a1.window), a2.ack + UInt32(a2.window)]
         // Reading 1000 bytes frees less than min(buffer/2, MSS): no update (receiver SWS avoidance).
         #expect(s.read(max: 1000).count == 1000)
         s.expectNothing()
         #expect(s.read(max: 1000).count == 1000)
-        let a3 = s.expect(.ack, seq: 101, ack: 6001, window: 2000)!
+        let a3 = s.expect(.ack, seq: 101, ack: 6001, window: 2000, options: [])!
         edges.append(a3.ack + UInt32(a3.window))
         #expect(edges == [6001, 6001, 8001])  // the right edge never moves left
     }
@@ -50,14 +50,14 @@ import Testing
     @Test func nagleHoldsASmallSegmentWhileDataIsUnacknowledged() {
         let s = Script.established()
         _ = s.write(count: 100)
-        s.expect([.ack, .psh], seq: 101, payload: 100)
+        s.expect([.ack, .psh], seq: 101, window: 65535, payload: 100, options: [])
         _ = s.write(count: 100)
         s.expectNothing()
         _ = s.write(count: 1500)
-        s.expect(.ack, seq: 201, payload: 1460)  // a full segment goes
+        s.expect(.ack, seq: 201, window: 65535, payload: 1460, options: [])  // a full segment goes
         s.expectNothing()  // 140 bytes wait
         s.send(.ack, seq: 2001, ack: 1661)
-        s.expect([.ack, .psh], seq: 1661, payload: 140)
+        s.expect([.ack, .psh], seq: 1661, window: 65535, payload: 140, options: [])
     }
 
     @Test func noDelaySendsSmallSegmentsAtOnce() {
@@ -65,9 +65,9 @@ import Testing
         c.noDelay = true
         let s = Script.established(configuration: c)
         _ = s.write(count: 100)
-        s.expect([.ack, .psh], seq: 101, payload: 100)
+        s.expect([.ack, .psh], seq: 101, window: 65535, payload: 100, options: [])
         _ = s.write(count: 100)
-        s.expect([.ack, .psh], seq: 201, payload: 100)
+        s.expect([.ack, .psh], seq: 201, window: 65535, payload: 100, options: [])
     }
 
     @Test func senderSWSAvoidanceWaitsForAUsefulWindowAndTheOverrideTimerSendsAnyway() {
@@ -75,12 +75,12 @@ import Testing
         #expect(s.conn.counters.congestionWindow == 14600)
         _ = s.write(count: 3000)
         // Window 1000 < MSS but = max window / 2 or more: sent.
-        s.expect(.ack, seq: 101, payload: 1000)
+        s.expect(.ack, seq: 101, window: 65535, payload: 1000, options: [])
         s.send(.ack, seq: 2001, ack: 1101, window: 300)
         // 300 < max window (1000) / 2 and less than what is queued: wait.
         s.expectNothing()
         s.advanceToDeadline()
-        s.expect(.ack, seq: 1101, payload: 300)
+        s.expect(.ack, seq: 1101, window: 65535, payload: 300, options: [])
     }
 
     @Test func delayedACKFiresAfter200Milliseconds() {
@@ -90,7 +90,7 @@ import Testing
         s.advance(by: .milliseconds(199))
         s.expectNothing()
         s.advance(by: .milliseconds(1))
-        s.expect(.ack, seq: 101, ack: 2002)
+        s.expect(.ack, seq: 101, ack: 2002, window: 65534, options: [])  // the FIN took a sequence number; the right edge stays (SWS avoidance)
     }
 
     @Test func withoutDelayedACKEverySegmentIsAcknowledged() {
@@ -98,14 +98,14 @@ import Testing
         c.delayedAcknowledgments = false
         let s = Script.established(configuration: c)
         s.send(.ack, seq: 2001, ack: 101, payload: [1])
-        s.expect(.ack, seq: 101, ack: 2002)
+        s.expect(.ack, seq: 101, ack: 2002, window: 65534, options: [])  // the FIN took a sequence number; the right edge stays (SWS avoidance)
     }
 
     @Test func delayedACKRidesOnOutgoingData() {
         let s = Script.established()
         s.send(.ack, seq: 2001, ack: 101, payload: [1])
         _ = s.write(count: 10)
-        s.expect([.ack, .psh], seq: 101, ack: 2002, payload: 10)
+        s.expect([.ack, .psh], seq: 101, ack: 2002, window: 65534, payload: 10, options: [])  // the peer's FIN took a sequence number; the right edge stays
         #expect(s.conn.nextDeadline == Instant(nanoseconds: 200_000_000))  // only the RTO now
         s.advance(by: .milliseconds(199))
         s.expectNothing()
@@ -117,13 +117,13 @@ import Testing
         let s = Script.established(configuration: c)
         #expect(s.conn.nextDeadline == Instant(nanoseconds: 7200_000_000_000))
         s.advanceToDeadline()
-        s.expect(.ack, seq: 100, ack: 2001, payload: 0)
+        s.expect(.ack, seq: 100, ack: 2001, window: 65535, payload: 0, options: [])
         // An answer restarts the idle timer.
         s.send(.ack, seq: 2001, ack: 101)
         #expect(s.conn.nextDeadline == s.now + .seconds(7200))
         s.advanceToDeadline()
         for i in 0..<9 {
-            s.expect(.ack, seq: 100, ack: 2001, payload: 0)
+            s.expect(.ack, seq: 100, ack: 2001, window: 65535, payload: 0, options: [])
             s.advanceToDeadline()
             if i < 8 { #expect(s.conn.state == .established) }
         }
@@ -137,7 +137,7 @@ import Testing
     @Test func windowShrunkToZeroUnderDataInFlightIsProbedByRetransmissionWithoutTimingOut() {
         let s = Script.established()
         _ = s.write(count: 100)
-        s.expect([.ack, .psh], seq: 101, payload: 100)
+        s.expect([.ack, .psh], seq: 101, window: 65535, payload: 100, options: [])
         // The peer takes nothing and closes its window.
         s.send(.ack, seq: 2001, ack: 101, window: 0)
         for _ in 0..<20 {

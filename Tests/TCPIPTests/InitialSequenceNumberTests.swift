@@ -56,4 +56,23 @@ import Testing
         let other = InitialSequenceNumberGenerator(key0: 1, key1: 2)
         #expect(other.isn(for: tuple, now: now) != base)
     }
+    @Test func timestampOffsetIsTheHighHalfOfTheSameHashAndIgnoresTime() {
+        let bytes: [UInt8] = [192, 0, 2, 1, 0, 80, 198, 51, 100, 7, 0xc0, 0x00]
+        let h = SipHash.hash24(bytes, key0: 0x0123_4567_89ab_cdef, key1: 0xfedc_ba98_7654_3210)
+        #expect(gen.timestampOffset(for: tuple) == UInt32(truncatingIfNeeded: h >> 32))
+        #expect(gen.offset(for: tuple) == UInt32(truncatingIfNeeded: h))
+        var other = tuple
+        other.localPort = 81
+        #expect(gen.timestampOffset(for: other) != gen.timestampOffset(for: tuple))
+        #expect(InitialSequenceNumberGenerator(key0: 1, key1: 2).timestampOffset(for: tuple) != gen.timestampOffset(for: tuple))
+        // A connection given the offset sends TSval = milliseconds + offset, whatever its ISS.
+        let offset = gen.timestampOffset(for: tuple)
+        var c = TCPConfiguration()
+        c.timestamps = true
+        for iss in [UInt32(1), 0x8000_0000] {
+            let conn = TCPConnection.connect(tuple: tuple, iss: SequenceNumber(iss), timestampOffset: offset, configuration: c, now: .zero)
+            let syn = drain(conn, now: Instant(nanoseconds: 1_500_000_000))
+            #expect(syn.count == 1 && syn.first?.timestamps == TCPTimestamps(value: 1500 &+ offset, echoReply: 0))
+        }
+    }
 }

@@ -20,6 +20,9 @@ import Testing
         #expect(o.connectionsLeft == 0, "\(o) — \(replay)")
         #expect(o.bufferedBytes == 0, "\(o) — \(replay)")
         #expect(o.linkSlotsInUse == 0, "\(o) — \(replay)")
+        // Both sides finished the FIN exchange: not reset, not timed out, not still open.
+        #expect(o.closeReasonA == .normal, "\(o) — \(replay)")
+        #expect(o.closeReasonB == .normal, "\(o) — \(replay)")
     }
 
     @Test func seededFaultyRunsDeliverEveryByteInOrderAndClose() {
@@ -30,6 +33,7 @@ import Testing
             Self.check(o, bytes: bytes)
             let ok = o.completed && o.intact && o.bytesAToB == bytes && o.bytesBToA == bytes
                 && o.connectionsLeft == 0 && o.bufferedBytes == 0 && o.linkSlotsInUse == 0
+                && o.closeReasonA == .normal && o.closeReasonB == .normal
             if !ok { failures.append(seed) }
         }
         #expect(failures.isEmpty, "failing seeds: \(failures)")

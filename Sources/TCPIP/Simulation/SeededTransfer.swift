@@ -3,6 +3,24 @@
 /// faults, payloads, ISNs, ports — follows from the seed, so a failing seed replays
 /// bit for bit.
 public struct SeededTransfer {
+    /// How one side's connection ended.
+    public enum CloseReason: Equatable, Sendable, CustomStringConvertible {
+        /// The connection never reported `.closed` (still open when the run stopped).
+        case open
+        /// `.closed(nil)`: the FIN exchange finished (TIME-WAIT expired or LAST-ACK acknowledged).
+        case normal
+        /// `.closed(error)`: reset, timed out, aborted, ...
+        case failed(TCPError)
+
+        public var description: String {
+            switch self {
+            case .open: "-"
+            case .normal: "normal"
+            case .failed(let e): "\(e)"
+            }
+        }
+    }
+
     public struct Outcome: Sendable, CustomStringConvertible {
         public var seed: UInt64
         public var faults: FaultConfiguration
@@ -27,6 +45,9 @@ public struct SeededTransfer {
         /// How each side's connection ended ("normal", or the TCPError), "-" while open.
         public var endA = "-"
         public var endB = "-"
+        /// How each side's connection ended, typed (`endA`/`endB` are its descriptions).
+        public var closeReasonA = CloseReason.open
+        public var closeReasonB = CloseReason.open
         /// A digest of every packet delivered, in order: equal digests mean the same run.
         public var traceDigest: UInt64 = 0
 
@@ -105,12 +126,12 @@ public struct SeededTransfer {
         var sentA = 0, sentB = 0, gotA = 0, gotB = 0
         var closedA = false, closedB = false
         var intact = true
-        var endA = "-", endB = "-"
+        var endA = CloseReason.open, endB = CloseReason.open
         let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 8)
         defer { scratch.deallocate() }
 
         func pump(_ host: IPv4Host, _ h: ConnectionHandle, _ conn: TCPConnection, mine: [UInt8], theirs: [UInt8],
-                  sent: inout Int, got: inout Int, closed: inout Bool, end: inout String) {
+                  sent: inout Int, got: inout Int, closed: inout Bool, end: inout CloseReason) {
             if sent < mine.count {
                 sent += mine.withUnsafeBytes { host.write(h, UnsafeRawBufferPointer(rebasing: $0[sent...])) }
             }
@@ -126,7 +147,7 @@ public struct SeededTransfer {
                 got += n
             }
             while let e = conn.nextEvent() {
-                if case .closed(let error) = e { end = error.map { "\($0)" } ?? "normal" }
+                if case .closed(let error) = e { end = error.map { .failed($0) } ?? .normal }
             }
         }
 
@@ -159,8 +180,10 @@ public struct SeededTransfer {
         out.dropsB = b.counters.drops
         out.retransmissions = clientConn.counters.retransmittedSegments + (serverConn?.counters.retransmittedSegments ?? 0)
         out.traceDigest = digest
-        out.endA = endA
-        out.endB = endB
+        out.closeReasonA = endA
+        out.closeReasonB = endB
+        out.endA = endA.description
+        out.endB = endB.description
         net.observer = nil
         return out
     }

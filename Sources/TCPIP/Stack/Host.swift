@@ -51,6 +51,9 @@ public struct HostCounters: Sendable, Hashable {
     public var connectionsSpawned = 0
     /// Connections taken out of the table once finished.
     public var connectionsRemoved = 0
+    /// TIME-WAIT connections retired because a new SYN for their four-tuple was acceptable
+    /// (RFC 6191 / RFC 9293 §3.6.1); each is also counted in `connectionsRemoved`.
+    public var timeWaitReused = 0
     public init() {}
 }
 
@@ -109,6 +112,10 @@ public final class IPv4Host {
     /// Chooses the ISS of every new connection (by default RFC 6528's
     /// `InitialSequenceNumberGenerator`, keyed from the seed). Tests and the demo set fixed ones.
     public var initialSequenceNumber: (FourTuple, Instant) -> SequenceNumber
+    /// Chooses the timestamp-clock offset of every new connection (by default the high half
+    /// of the same keyed four-tuple hash: constant per four-tuple, so TSvals keep growing
+    /// across incarnations and a peer's TIME-WAIT accepts our new SYN by RFC 6191).
+    public var timestampOffset: (FourTuple) -> UInt32
 
     // RSTs owed for segments that matched nothing: a small fixed queue.
     static let resetCapacity = 32
@@ -131,6 +138,7 @@ public final class IPv4Host {
         let isn = InitialSequenceNumberGenerator(key0: r.next(), key1: r.next())
         identification = UInt16(truncatingIfNeeded: r.next())
         initialSequenceNumber = { tuple, now in isn.isn(for: tuple, now: now) }
+        timestampOffset = { tuple in isn.timestampOffset(for: tuple) }
         resetStorage = .allocate(byteCount: IPv4Host.resetCapacity * IPv4Host.resetSlotSize, alignment: 8)
         resetLengths = Array(repeating: 0, count: IPv4Host.resetCapacity)
         resetDestinations = Array(repeating: .any, count: IPv4Host.resetCapacity)
@@ -171,6 +179,7 @@ public final class IPv4Host {
         }) else { throw .noEphemeralPort }
         let tuple = FourTuple(localAddress: local, localPort: localPort, remoteAddress: remote, remotePort: port)
         let conn = TCPConnection.connect(tuple: tuple, iss: initialSequenceNumber(tuple, now),
+                                         timestampOffset: timestampOffset(tuple),
                                          configuration: configuration ?? self.configuration, now: now)
         conn.releasesBuffersWhenDrained = bufferTrimInterval <= .zero
         let s = table.insert(conn)
@@ -282,13 +291,24 @@ public final class IPv4Host {
         }
         let tuple = FourTuple(localAddress: address, localPort: tcp.destinationPort,
                               remoteAddress: source, remotePort: tcp.sourcePort)
-        if let s = table.lookup(tuple), let c = table.slots[Int(s)].connection {
-            c.handle(segment: tcp, now: now)
-            table.markReady(s)      // before a possible removal: the FIFO then frees the slot
-            afterActivity(s)
-            return
-        }
         let flags = tcp.flags
+        if let s = table.lookup(tuple), let c = table.slots[Int(s)].connection {
+            // RFC 9293 §3.6.1 / RFC 6191: a new SYN (ISN past RCV.NXT, or with timestamps a
+            // TSval newer than TS.Recent) may reuse a four-tuple held in TIME-WAIT when a
+            // listener would take it: the old incarnation ends (normally) and the SYN starts a
+            // new one below. Otherwise the TIME-WAIT connection answers it (ACK / challenge ACK).
+            if c.state == .timeWait, flags.contains(.syn), let l = listeners[tuple.localPort], !l.isFull,
+               c.acceptsNewSYN(segment: tcp) {
+                c.terminate(nil)
+                retire(s)
+                counters.timeWaitReused += 1
+            } else {
+                c.handle(segment: tcp, now: now)
+                table.markReady(s)      // before a possible removal: the FIFO then frees the slot
+                afterActivity(s)
+                return
+            }
+        }
         if var l = listeners[tuple.localPort] {
             if flags.contains(.rst) { counters.drops.noListener += 1; return }
             if flags.contains(.ack) { queueReset(for: tcp, to: source); return }
@@ -296,7 +316,7 @@ public final class IPv4Host {
             guard !l.isFull else { counters.drops.backlogFull += 1; return }
             let conn = TCPConnection.listen(tuple: tuple, configuration: configuration, now: now)
             conn.releasesBuffersWhenDrained = bufferTrimInterval <= .zero
-            conn.acceptSYN(segment: tcp, iss: initialSequenceNumber(tuple, now), now: now)
+            conn.acceptSYN(segment: tcp, iss: initialSequenceNumber(tuple, now), timestampOffset: timestampOffset(tuple), now: now)
             let s = table.insert(conn)
             table.slots[Int(s)].listenerPort = tuple.localPort
             l.queue.append(table.handle(of: s))
@@ -325,19 +345,24 @@ public final class IPv4Host {
     func afterActivity(_ s: Int32) {
         guard let c = table.slots[Int(s)].connection else { return }
         if c.isFinished {
-            if let port = table.slots[Int(s)].listenerPort, var l = listeners[port] {
-                let h = table.handle(of: s)
-                l.queue.removeAll { $0 == h }
-                listeners[port] = l
-            }
-            table.remove(s)
-            counters.connectionsRemoved += 1
+            retire(s)
         } else {
             table.refreshDeadline(s)
             if trimDeadline == nil && c.allocatedBufferBytes > 0 && !c.releasesBuffersWhenDrained {
                 trimDeadline = lastNow + bufferTrimInterval
             }
         }
+    }
+
+    /// Takes a connection out of the table (and off its listener's queue).
+    func retire(_ s: Int32) {
+        if let port = table.slots[Int(s)].listenerPort, var l = listeners[port] {
+            let h = table.handle(of: s)
+            l.queue.removeAll { $0 == h }
+            listeners[port] = l
+        }
+        table.remove(s)
+        counters.connectionsRemoved += 1
     }
 
     /// Frees the buffer storage of every connection whose buffers are empty and were not

@@ -16,8 +16,10 @@
 /// Reset.swift (RST for segments that match no connection).
 ///
 /// Passive open: the stack makes one LISTEN connection per arriving SYN (with the full
-/// four-tuple) and hands it the SYN with `acceptSYN(segment:iss:now:)` (or `handle`,
-/// which then uses the ISS given to `listen`).
+/// four-tuple) and hands it the SYN with `acceptSYN(segment:iss:timestampOffset:now:)` (or
+/// `handle`, which then uses the ISS given to `listen`). A SYN for a four-tuple in TIME-WAIT
+/// goes to a new connection when `acceptsNewSYN(segment:)` says so (RFC 6191; the stack
+/// retires the old one), else to the TIME-WAIT connection (which ACKs it).
 ///
 /// After `handle`, `write`, `read` (a window update may be due), `close` or `abort`, call
 /// `poll` until it returns 0; otherwise call it at `nextDeadline`.
@@ -31,6 +33,8 @@
 /// - Out-of-window and challenge ACKs share one rate limit (`invalidSegmentACKInterval`);
 ///   segments carrying data or FIN are always answered.
 /// - RST in TIME-WAIT is ignored (RFC 1337) unless `timeWaitResetPolicy` says `.close`.
+/// - The timestamp clock's offset is given by the stack per four-tuple (a keyed hash, not
+///   time-dependent), so TSvals keep growing across incarnations of a four-tuple.
 /// - RTT: timestamps when negotiated (no sample from an ACK echoing a TSval older than
 ///   the last timeout's retransmission), else one timed segment with Karn's rule.
 /// - A segment that carries data on a SYN, or data beyond the receive buffer, is not taken
@@ -174,10 +178,13 @@ public final class TCPConnection {
     }
 
     /// Active open (RFC 9293 §3.10.1): SYN-SENT; the SYN goes out on the next `poll`.
-    public static func connect(tuple: FourTuple, iss: SequenceNumber, configuration: TCPConfiguration = .default,
-                               now: Instant) -> TCPConnection {
+    /// `timestampOffset`: our timestamp clock's offset (the stack's keyed hash of the
+    /// four-tuple, `InitialSequenceNumberGenerator.timestampOffset(for:)`); nil derives one
+    /// from the ISS (tests), which does not keep TSvals growing across incarnations.
+    public static func connect(tuple: FourTuple, iss: SequenceNumber, timestampOffset: UInt32? = nil,
+                               configuration: TCPConfiguration = .default, now: Instant) -> TCPConnection {
         let c = TCPConnection(tuple: tuple, configuration: configuration, passive: false, now: now)
-        c.setISS(iss)
+        c.setISS(iss, timestampOffset: timestampOffset)
         c.setState(.synSent)
         return c
     }
@@ -194,15 +201,17 @@ public final class TCPConnection {
 
     /// LISTEN + SYN with the given ISS (the stack's RFC 6528 generator). Equivalent to
     /// `handle(segment:now:)` after choosing the ISS. Ignored outside LISTEN.
-    public func acceptSYN(segment: TCPHeaderView, iss: SequenceNumber, now: Instant) {
+    /// `timestampOffset` as in `connect(tuple:iss:timestampOffset:configuration:now:)`.
+    public func acceptSYN(segment: TCPHeaderView, iss: SequenceNumber, timestampOffset: UInt32? = nil, now: Instant) {
         guard state == .listen else { return }
-        setISS(iss)
+        setISS(iss, timestampOffset: timestampOffset)
         handle(segment: segment, now: now)
     }
 
-    func setISS(_ s: SequenceNumber) {
+    func setISS(_ s: SequenceNumber, timestampOffset: UInt32? = nil) {
         iss = s; sndUna = s; sndNxt = s; sndMax = s; bufferSeq = s + 1; recover = s; highRxt = s
-        tsOffset = s.rawValue &* 2_654_435_761  // a per-connection offset (RFC 7323 §5.4), deterministic
+        // A per-connection offset (RFC 7323 §5.4), deterministic.
+        tsOffset = timestampOffset ?? s.rawValue &* 2_654_435_761
     }
 
     // MARK: user calls (RFC 9293 §3.10.2–3.10.6)

@@ -79,6 +79,23 @@ public struct InitialSequenceNumberGenerator: Sendable {
         return UInt32(truncatingIfNeeded: h)
     }
 
+    /// The offset of a new connection's timestamp clock (RFC 7323 §5.4 / §7.1): the high 32
+    /// bits of the same keyed hash of the four-tuple (F uses the low 32). It depends on the
+    /// four-tuple only, not on time, so a later incarnation of a four-tuple sends TSvals
+    /// greater than the earlier one's: the RFC 6191 test a peer in TIME-WAIT applies to
+    /// our new SYN then passes, while other four-tuples see unrelated clocks.
+    public func timestampOffset(for tuple: FourTuple) -> UInt32 {
+        let l = tuple.localAddress.rawValue, r = tuple.remoteAddress.rawValue
+        let lp = tuple.localPort, rp = tuple.remotePort
+        let bytes: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (
+            UInt8(l >> 24), UInt8(truncatingIfNeeded: l >> 16), UInt8(truncatingIfNeeded: l >> 8), UInt8(truncatingIfNeeded: l),
+            UInt8(lp >> 8), UInt8(truncatingIfNeeded: lp),
+            UInt8(r >> 24), UInt8(truncatingIfNeeded: r >> 16), UInt8(truncatingIfNeeded: r >> 8), UInt8(truncatingIfNeeded: r),
+            UInt8(rp >> 8), UInt8(truncatingIfNeeded: rp))
+        let h = withUnsafeBytes(of: bytes) { SipHash.hash24($0, key0: key0, key1: key1) }
+        return UInt32(truncatingIfNeeded: h >> 32)
+    }
+
     /// The ISN for a new connection on `tuple` at time `now`.
     public func isn(for tuple: FourTuple, now: Instant) -> SequenceNumber {
         SequenceNumber(Self.timer(now) &+ offset(for: tuple))

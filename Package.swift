@@ -30,8 +30,10 @@ let package = Package(
             ]
         ),
         .testTarget(name: "TCPIPTests", dependencies: ["TCPIP"]),
-        .testTarget(name: "TCPIPDevicesTests", dependencies: ["TCPIP", "TCPIPDevices"]),
-        .testTarget(name: "TCPIPRuntimeTests", dependencies: ["TCPIP", "TCPIPDevices", "TCPIPRuntime"]),
+        // Network namespaces, privileges and child processes for the tests that talk to the kernel.
+        .target(name: "NetworkTestSupport", path: "Tests/NetworkTestSupport"),
+        .testTarget(name: "TCPIPDevicesTests", dependencies: ["TCPIP", "TCPIPDevices", "NetworkTestSupport"]),
+        .testTarget(name: "TCPIPRuntimeTests", dependencies: ["TCPIP", "TCPIPDevices", "TCPIPRuntime", "NetworkTestSupport"]),
         .testTarget(name: "tcpipTests", dependencies: ["TCPIP", "TCPIPDevices", "tcpip"]),
         // Benchmarks: executables that print figures (see BENCHMARKS.md).
         .executableTarget(name: "checksum-bench", dependencies: ["TCPIP"], path: "Benchmarks/checksum-bench"),

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import NetworkTestSupport
 import TCPIP
 @testable import TCPIPDevices
 

@@ -1,14 +1,15 @@
+// Shared by the test targets that create network namespaces (devices, runtime).
 import Foundation
 import Testing
 
 /// Whether this process may create network namespaces and devices. When it may not,
 /// a test skips with a message — except under CI (CI=true), where that is a failure.
-enum Privilege {
-    static var isRoot: Bool { getuid() == 0 }
-    static var inCI: Bool { ProcessInfo.processInfo.environment["CI"] == "true" }
+public enum Privilege {
+    public static var isRoot: Bool { getuid() == 0 }
+    public static var inCI: Bool { ProcessInfo.processInfo.environment["CI"] == "true" }
 
     /// Returns true when the test can go on; records an issue in CI otherwise.
-    static func requireRoot(_ what: String) -> Bool {
+    public static func requireRoot(_ what: String) -> Bool {
         let hasIP = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"].contains {
             FileManager.default.isExecutableFile(atPath: $0)
         }
@@ -25,7 +26,7 @@ enum Privilege {
 
 /// Runs a command with a time bound; returns (status, stdout+stderr).
 @discardableResult
-func runCommand(_ arguments: [String], timeout: TimeInterval = 10) throws -> (status: Int32, output: String) {
+public func runCommand(_ arguments: [String], timeout: TimeInterval = 10) throws -> (status: Int32, output: String) {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     p.arguments = arguments
@@ -42,11 +43,11 @@ func runCommand(_ arguments: [String], timeout: TimeInterval = 10) throws -> (st
 
 /// A network namespace made for one test, deleted when the value is dropped (deinit),
 /// even when the test fails. Names carry a unique suffix so tests run in parallel.
-final class NetworkNamespace {
-    let name: String
-    let suffix: String
+public final class NetworkNamespace {
+    public let name: String
+    public let suffix: String
 
-    init(prefix: String = "tcpipt") throws {
+    public init(prefix: String = "tcpipt") throws {
         suffix = String(UInt32.random(in: 0...UInt32.max), radix: 16)
         name = "\(prefix)-\(suffix)"
         let r = try runCommand(["ip", "netns", "add", name])
@@ -60,7 +61,7 @@ final class NetworkNamespace {
 
     /// Runs a command inside the namespace; throws when it exits non-zero.
     @discardableResult
-    func exec(_ arguments: [String], timeout: TimeInterval = 10) throws -> String {
+    public func exec(_ arguments: [String], timeout: TimeInterval = 10) throws -> String {
         let r = try runCommand(["ip", "netns", "exec", name] + arguments, timeout: timeout)
         guard r.status == 0 else {
             throw NamespaceError(message: "\(arguments.joined(separator: " ")) in \(name): exit \(r.status): \(r.output)")
@@ -69,24 +70,24 @@ final class NetworkNamespace {
     }
 
     /// Moves an interface of this (the test's) namespace into the namespace.
-    func adopt(interface: String) throws {
+    public func adopt(interface: String) throws {
         let r = try runCommand(["ip", "link", "set", "dev", interface, "netns", name])
         guard r.status == 0 else { throw NamespaceError(message: "move \(interface) to \(name): \(r.output)") }
     }
 }
 
-struct NamespaceError: Error, CustomStringConvertible {
-    var message: String
-    var description: String { message }
+public struct NamespaceError: Error, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
 }
 
 /// A process started without blocking a task thread: its exit is awaited through the
 /// termination handler, with a time bound (the process is killed past it).
-final class ChildProcess: @unchecked Sendable {
-    let process = Process()
-    let outputURL: URL
+public final class ChildProcess: @unchecked Sendable {
+    public let process = Process()
+    public let outputURL: URL
 
-    init(_ arguments: [String]) throws {
+    public init(_ arguments: [String]) throws {
         outputURL = FileManager.default.temporaryDirectory.appendingPathComponent("tcpip-rt-\(UUID().uuidString).log")
         FileManager.default.createFile(atPath: outputURL.path, contents: nil)
         let handle = try FileHandle(forWritingTo: outputURL)
@@ -102,9 +103,9 @@ final class ChildProcess: @unchecked Sendable {
         try? FileManager.default.removeItem(at: outputURL)
     }
 
-    var output: String { (try? String(contentsOf: outputURL, encoding: .utf8)) ?? "" }
+    public var output: String { (try? String(contentsOf: outputURL, encoding: .utf8)) ?? "" }
 
-    func stop() {
+    public func stop() {
         if process.isRunning { process.terminate() }
         let deadline = Date().addingTimeInterval(2)
         while process.isRunning && Date() < deadline { usleep(10_000) }
@@ -112,7 +113,7 @@ final class ChildProcess: @unchecked Sendable {
     }
 
     /// Waits (without blocking a thread) until the process exits or `seconds` pass.
-    func wait(seconds: Double) async -> Int32? {
+    public func wait(seconds: Double) async -> Int32? {
         let deadline = Date().addingTimeInterval(seconds)
         while process.isRunning {
             if Date() >= deadline { stop(); return nil }
@@ -123,7 +124,7 @@ final class ChildProcess: @unchecked Sendable {
 }
 
 /// Runs a command to completion within `seconds`; nil status when it was killed.
-func runAsync(_ arguments: [String], seconds: Double) async throws -> (status: Int32?, output: String) {
+public func runAsync(_ arguments: [String], seconds: Double) async throws -> (status: Int32?, output: String) {
     let p = try ChildProcess(arguments)
     let status = await p.wait(seconds: seconds)
     return (status, p.output)

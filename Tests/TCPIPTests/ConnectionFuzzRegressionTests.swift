@@ -57,3 +57,22 @@ import Testing
         #expect(s.conn.sndMax == SequenceNumber(201))
     }
 }
+
+/// Found by the fuzzer: in CLOSE-WAIT (peer FIN at 2001 taken, RCV.NXT = 2002) a second FIN at
+/// 2002 and then one at 2003 each advanced RCV.NXT, past the window we had advertised, and
+/// were acknowledged (ack=2003, 2004) as if the peer's stream had more sequence space after its
+/// FIN. Nothing follows a FIN: in every state after it, such a segment changes nothing.
+@Suite struct ConnectionSecondFINTests {
+    @Test(arguments: [TCPState.closeWait, .closing, .lastAck, .timeWait])
+    func aFINPastThePeersFINIsIgnored(state: TCPState) {
+        let s = Script.inState(state)  // ISS 100, peer ISS 2000, the peer's FIN at 2001 taken
+        #expect(s.conn.receiveNext == SequenceNumber(2002))
+        let una = s.conn.sendUnacknowledged.rawValue
+        s.send([.fin, .ack], seq: 2002, ack: una)
+        s.send([.fin, .ack], seq: 2003, ack: una)
+        #expect(s.conn.receiveNext == SequenceNumber(2002))
+        #expect(s.conn.state == state)
+        #expect(s.events().isEmpty)
+        s.expectNothing()
+    }
+}

@@ -15,7 +15,7 @@ set -uo pipefail
 
 seconds="${1:-60}"
 [ $# -gt 0 ] && shift
-all_targets="ethernet arp ipv4 icmp udp tcp pcap pcapng"
+all_targets="ethernet arp ipv4 icmp udp tcp pcap pcapng connection"
 targets="${*:-$all_targets}"
 case "$seconds" in ''|*[!0-9]*) echo "usage: scripts/fuzz.sh [seconds] [target...]" >&2; exit 2 ;; esac
 

@@ -127,8 +127,10 @@ extension TCPConnection {
         // Retransmission of one chosen segment: fast retransmit, NewReno partial ACK, SACK recovery.
         if let (seq, limit) = chosenRetransmission() {
             let off = seq - bufferSeq
-            let avail = sendBuffer.count - off
             let fin = finQueued && sndMax > finSeq
+            // Only what was sent before: bytes queued since (beyond SND.MAX) are new data, sent
+            // by the code below within the windows, never by a retransmission.
+            let avail = min(sendBuffer.count - off, sndMax - seq - (fin ? 1 : 0))
             // Something to resend: bytes, or the FIN alone (it occupies sequence space too).
             if off >= 0 && off <= sendBuffer.count && (avail > 0 || fin) && limit > 0 {
                 let (len, payload) = writeSegment(into: b, seq: seq, ack: rcvNxt, flags: .ack, options: dataOptions(now: now),

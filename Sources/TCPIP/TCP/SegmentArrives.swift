@@ -310,8 +310,13 @@ extension TCPConnection {
             if r.dropped > 0 { ackNow = true }
         }
 
-        // Eighth: FIN.
-        if fin {
+        // Eighth: FIN. Once the peer's FIN is in, nothing follows it: a "FIN" at RCV.NXT (one
+        // past the real one) is bogus and must not advance RCV.NXT again (as Linux, which
+        // ignores segments at or past RCV.NXT in CLOSE-WAIT, CLOSING, LAST-ACK); a genuine
+        // retransmission of the FIN sits below RCV.NXT and was answered above as unacceptable.
+        if fin, finReceived {
+            // ignored
+        } else if fin {
             let finSeq = dataSeq + dataLen
             if finSeq == rcvNxt {
                 finArrived(now: now)

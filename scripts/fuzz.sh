@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Builds and runs the libFuzzer targets of fuzz/targets/ (one per parser).
+# Builds and runs the libFuzzer targets of fuzz/targets/ (one per parser, and the connection).
 #
 # Usage: scripts/fuzz.sh [seconds=60] [target...]
-#   targets: ethernet arp ipv4 icmp udp tcp pcap pcapng (default: all)
+#   targets: ethernet arp ipv4 icmp udp tcp pcap pcapng connection (default: all)
 #
 # Each target is the core sources (Sources/TCPIP/**/*.swift) + fuzz/FuzzSupport.swift +
 # fuzz/targets/<target>.swift compiled with `swiftc -sanitize=fuzzer,address` into

@@ -12,7 +12,7 @@ import Testing
     @Test func retransmissionAfterAWindowShrinkResendsOnlyWhatWasSent() {
         let s = Script.established(peerMSS: 536)  // ISS 100, peer ISS 2000
         #expect(s.write(count: 200) == 200)
-        s.expect([.ack, .psh], seq: 101, ack: 2001, payload: 200)
+        s.expect([.ack, .psh], seq: 101, ack: 2001, window: 65535, payload: 200, options: [])
         // The peer acknowledges nothing and closes its window.
         s.send(.ack, seq: 2001, ack: 101, window: 0)
         s.expectNothing()
@@ -22,7 +22,7 @@ import Testing
         // segment goes again as it was sent (no PSH: more data is queued behind it).
         s.advanceToDeadline()
         #expect(s.now == Instant.zero + .milliseconds(200))
-        s.expect(.ack, seq: 101, ack: 2001, payload: 200)
+        s.expect(.ack, seq: 101, ack: 2001, window: 65535, payload: 200, options: [])
         #expect(s.conn.sndMax == SequenceNumber(301))
         // The window opens and acknowledges the 200 bytes. cwnd: 1 SMSS after the RTO
         // (RFC 5681 §3.1 loss window, 536) + min(200 acked, SMSS) in slow start = 736; one
@@ -43,7 +43,7 @@ import Testing
         c.noDelay = true
         let s = Script.established(peerMSS: 536, configuration: c)
         #expect(s.write(count: 100) == 100)
-        s.expect([.ack, .psh], seq: 101, ack: 2001, payload: 100)
+        s.expect([.ack, .psh], seq: 101, ack: 2001, window: 65535, payload: 100, options: [])
         // The peer's window is exactly the 100 bytes: what is written next waits.
         s.send(.ack, seq: 2001, ack: 101, window: 100)
         #expect(s.write(count: 1000) == 1000)

@@ -38,7 +38,7 @@ import Testing
         let second = F.drain(i, now: Instant(nanoseconds: 1_000_000))
         try #require(second.count == 1)
         #expect(Array(second[0][0..<14]) == bytes(fromHex: "020000000001 02000000000a 0800")!)
-        try F.ipv4(of: second[0]) { ip in
+        F.ipv4(of: second[0]) { ip in
             #expect(ip.protocol == IPProtocol.icmp)
             #expect(ip.destination == F.ipK)
             #expect(Array(ip.payload.prefix(1)) == [ICMPv4Type.echoReply])

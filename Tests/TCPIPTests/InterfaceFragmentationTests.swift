@@ -53,7 +53,7 @@ import Testing
         var r = IPv4Reassembly()
         var whole: [UInt8]? = nil
         for f in out {
-            try F.ipv4(of: f) { ip in
+            F.ipv4(of: f) { ip in
                 let key = IPv4FragmentKey(source: ip.source, destination: ip.destination, protocolNumber: ip.protocol, identification: ip.identification)
                 if case .complete(let p) = r.insert(key: key, offset: ip.fragmentOffset, moreFragments: ip.moreFragments, payload: ip.payload, now: .zero) { whole = p }
             }

@@ -121,15 +121,15 @@ struct FetchCommandTests {
             try waitListening(port: 8080)
         }
 
-        /// Waits (bounded, 5 s) until something listens on 192.0.2.1:`port` in the namespace.
-        func waitListening(port: Int) throws {
+        /// Waits (bounded, 5 s) until something listens on `address`:`port` in the namespace.
+        func waitListening(address: String = "192.0.2.1", port: Int) throws {
             let deadline = Date().addingTimeInterval(5)
             while Date() < deadline {
-                let r = try FetchCommandTests.run(["ip", "netns", "exec", namespace, "ss", "-Hltn", "src", "192.0.2.1:\(port)"])
+                let r = try FetchCommandTests.run(["ip", "netns", "exec", namespace, "ss", "-Hltn", "src", "\(address):\(port)"])
                 if r.status == 0, !r.stdout.isEmpty { return }
                 usleep(50_000)
             }
-            throw CLIError("nothing listens on 192.0.2.1:\(port) after 5 s")
+            throw CLIError("nothing listens on \(address):\(port) after 5 s")
         }
 
         /// `tcpip fetch --tap|--tun DEVICE --ip 192.0.2.2/24 ARGS...` inside the namespace.
@@ -247,6 +247,109 @@ struct FetchCommandTests {
         }
         let stderr = (try? String(contentsOf: err, encoding: .utf8)) ?? ""
         #expect(stderr.hasSuffix("tcpip: fetch: interrupted\n"), "\(stderr)")
+    }
+
+    /// A kernel-side HTTP server (python, raw socket) at ADDR:PORT with the responses
+    /// http.server does not give: `/chunked` (HTTP/1.1, Transfer-Encoding: chunked, 300000
+    /// bytes in chunks of 1...40000 bytes, the body also written to DIR/chunked.expected),
+    /// `/redirect` (301, Location: /elsewhere), `/short` (Content-Length 100000, closes
+    /// after 40000 bytes), anything else 200 with body `hello`.
+    private static let customServer = #"""
+    import socket, sys, random, threading, os
+    addr, port, directory = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    rng = random.Random(11)
+    body = rng.randbytes(300000)
+    open(os.path.join(directory, "chunked.expected"), "wb").write(body)
+    def serve(c):
+        req = b""
+        while b"\r\n\r\n" not in req:
+            b = c.recv(4096)
+            if not b: return
+            req += b
+        path = req.split(b" ")[1]
+        if path == b"/chunked":
+            out = [b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"]
+            i = 0
+            while i < len(body):
+                n = min(rng.randint(1, 40000), len(body) - i)
+                out.append(b"%x;ext=1\r\n" % n + body[i:i+n] + b"\r\n")
+                i += n
+            out.append(b"0\r\nX-Trailer: yes\r\n\r\n")
+            c.sendall(b"".join(out))
+        elif path == b"/redirect":
+            c.sendall(b"HTTP/1.1 301 Moved Permanently\r\nLocation: /elsewhere\r\nContent-Length: 0\r\n\r\n")
+        elif path == b"/short":
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + bytes(40000))
+        else:
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
+        c.shutdown(socket.SHUT_WR)
+        c.settimeout(5)
+        try:
+            while c.recv(4096): pass
+        except Exception: pass
+        c.close()
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((addr, port)); s.listen()
+    while True:
+        c, _ = s.accept()
+        threading.Thread(target=serve, args=(c,), daemon=True).start()
+    """#
+
+    /// Starts `customServer` in the namespace at `address`:`port`; killed on deinit of the returned process holder.
+    private static func startCustomServer(_ k: KernelHTTPServer, address: String, port: Int) throws -> Process {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["ip", "netns", "exec", k.namespace, "/usr/bin/python3", "-c", customServer, address, String(port), k.directory.path]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        do { try k.waitListening(address: address, port: port) } catch {
+            kill(p.processIdentifier, SIGKILL); p.waitUntilExit(); throw error
+        }
+        return p
+    }
+
+    @Test func fetchSavesAChunkedBodyExactlyAndReportsRedirectsAndShortBodies() throws {
+        guard Self.ready("tcpip fetch chunked test") else { return }
+        let k = try KernelHTTPServer(kind: "tap", device: "tapfetch3")
+        let server = try Self.startCustomServer(k, address: "192.0.2.1", port: 8081)
+        defer { kill(server.processIdentifier, SIGKILL); server.waitUntilExit() }
+
+        let out = k.directory.appendingPathComponent("chunked.out").path
+        let chunked = try k.fetch("--tap", ["http://192.0.2.1:8081/chunked", "-o", out], seconds: 20)
+        #expect(chunked.status == 0, "\(chunked.stderr)")
+        #expect(chunked.stderr.hasPrefix("HTTP 200 OK, length unknown\n"), "\(chunked.stderr)")
+        #expect(chunked.stderr.contains("done: 293.0 KiB in "), "\(chunked.stderr)")
+        let expected = try Data(contentsOf: k.directory.appendingPathComponent("chunked.expected"))
+        #expect(expected.count == 300000)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: out)) == expected)
+
+        let redirect = try k.fetch("--tap", ["http://192.0.2.1:8081/redirect"], seconds: 20)
+        #expect(redirect.status == 1, "\(redirect.stderr)")
+        #expect(redirect.stderr == "tcpip: fetch: redirect 301 to /elsewhere not followed\n")
+        #expect(redirect.stdout.isEmpty)
+
+        let short = try k.fetch("--tap", ["http://192.0.2.1:8081/short", "-o", k.directory.appendingPathComponent("short.out").path], seconds: 20)
+        #expect(short.status == 1, "\(short.stderr)")
+        #expect(short.stderr.hasSuffix("tcpip: fetch: connection closed after 40000 of 100000 body bytes\n"), "\(short.stderr)")
+    }
+
+    @Test func fetchThroughTheGatewayReachesAnAddressOffTheLink() throws {
+        guard Self.ready("tcpip fetch gateway test") else { return }
+        let k = try KernelHTTPServer(kind: "tap", device: "tapfetch4")
+        // 198.51.100.1 is the kernel's, but not on the TAP's /24: only the gateway leads there.
+        let lo = try Self.run(["ip", "-n", k.namespace, "addr", "add", "198.51.100.1/32", "dev", "lo"])
+        #expect(lo.status == 0, "\(lo.stderr)")
+        let server = try Self.startCustomServer(k, address: "198.51.100.1", port: 8082)
+        defer { kill(server.processIdentifier, SIGKILL); server.waitUntilExit() }
+        let noRoute = try k.fetch("--tap", ["http://198.51.100.1:8082/hello", "--connect-timeout", "2"], seconds: 10)
+        #expect(noRoute.status == 1, "without --gateway there is no route: \(noRoute.stderr)")
+        #expect(noRoute.stdout.isEmpty)
+        #expect(noRoute.stderr.hasPrefix("tcpip: fetch: 198.51.100.1:8082: ") && noRoute.stderr.split(separator: "\n").count == 1, "\(noRoute.stderr)")
+        let r = try k.fetch("--tap", ["http://198.51.100.1:8082/hello", "--gateway", "192.0.2.1"], seconds: 20)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(String(decoding: r.stdout, as: UTF8.self) == "hello")
     }
 
     @Test func fetchRejectsURLsItCannotFetchAndAMissingDeviceWithAClearError() throws {

@@ -183,6 +183,29 @@ struct FetchCommandTests {
         #expect(r.stderr.contains("done: 97.7 KiB in "), "\(r.stderr)")
     }
 
+    @Test func fetchOnATerminalDrawsABarUpdatedInPlace() throws {
+        guard Self.ready("tcpip fetch terminal test") else { return }
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/script") else {
+            if ProcessInfo.processInfo.environment["CI"] == "true" { Issue.record("util-linux script missing — CI=true, so this is a failure") }
+            else { print("SKIP tcpip fetch terminal test: needs /usr/bin/script") }
+            return
+        }
+        let k = try KernelHTTPServer(kind: "tun", device: "tunfetch3")
+        let served = try k.makeFile("five.bin", count: 5 * 1024 * 1024)
+        try k.startHTTP()
+        let out = k.directory.appendingPathComponent("five.out").path
+        // script(1) gives the command a pseudo-terminal: stderr is a terminal.
+        let command = ["ip", "netns", "exec", k.namespace, Self.binary!.path, "fetch", "--tun", "tunfetch3",
+                       "--ip", "192.0.2.2/24", "http://192.0.2.1:8080/five.bin", "-o", out].joined(separator: " ")
+        let r = try Self.run(["/usr/bin/script", "-qec", command, "/dev/null"], seconds: 20)
+        #expect(r.status == 0, "\(r.stderr)")
+        let tty = String(decoding: r.stdout, as: UTF8.self)
+        #expect(tty.contains("\r[") && tty.contains("]  ") && tty.contains("/ 5.0 MiB"), "a bar: \(tty.debugDescription)")
+        #expect(tty.contains("\u{1B}[K"), "each update erases the rest of the line: \(tty.debugDescription)")
+        #expect(tty.contains("\rdone: 5.0 MiB in "), "the last line replaces the bar: \(tty.debugDescription)")
+        #expect(try Self.sha256(out) == Self.sha256(served))
+    }
+
     @Test func fetchOfAMissingPathExitsNonZeroWithTheStatusInOneLineAndNoFile() throws {
         guard Self.ready("tcpip fetch 404 test") else { return }
         let k = try KernelHTTPServer(kind: "tap", device: "tapfetch1")

@@ -25,7 +25,7 @@ let package = Package(
         .executableTarget(
             name: "tcpip",
             dependencies: [
-                "TCPIP", "TCPIPDevices", "TCPIPRuntime",
+                "TCPIP", "TCPIPDevices", "TCPIPRuntime", "TCPIPApps",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

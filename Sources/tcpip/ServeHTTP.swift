@@ -1,0 +1,85 @@
+import TCPIPApps
+import TCPIPRuntime
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `tcpip serve http`: the glue between one `TCPStream` and the sans-IO
+/// `HTTPServerConnection` (TCPIPApps). Read -> receive, then perform every action in order:
+/// `.write` writes, `.sendFile` streams the file chunk by chunk (one `FileChunkReader`
+/// buffer and one reused send array per connection, so memory stays at one chunk whatever
+/// the file size), `.close` closes. Connections are kept alive between requests.
+enum ServeHTTP {
+    /// Bytes per file chunk (and per write).
+    static let chunkSize = 64 * 1024
+
+    static func handle<Site: HTTPSite>(_ stream: TCPStream, site: Site) async where Site.File == OpenFile {
+        var connection = HTTPServerConnection(site: site)
+        var reader: FileChunkReader?
+        // Reused for every chunk: once `write` returns, the stack holds no reference to it,
+        // so clearing and refilling it keeps its storage (no reallocation per chunk).
+        var chunk: [UInt8] = []
+        chunk.reserveCapacity(chunkSize)
+
+        /// Performs the pending actions; false once the connection is to close.
+        func drain() async throws -> Bool {
+            while let action = connection.nextAction(date: Int64(time(nil))) {
+                switch action {
+                case .write(let bytes):
+                    try await stream.write(bytes)
+                case .sendFile(let file, let offset, let length):
+                    if let reader { reader.reset(file: file, offset: offset, length: length) }
+                    else { reader = FileChunkReader(file: file, offset: offset, length: length, chunkSize: chunkSize) }
+                    do {
+                        while let piece = try reader!.nextChunk() {
+                            chunk.removeAll(keepingCapacity: true)
+                            chunk.append(contentsOf: piece)
+                            try await stream.write(chunk)
+                        }
+                    } catch is StaticFileError {
+                        // Fewer bytes than the Content-Length promised: the client must see
+                        // the response cut short, so reset rather than close cleanly.
+                        stream.abort()
+                        return false
+                    }
+                case .close:
+                    stream.close()
+                    return false
+                }
+            }
+            return true
+        }
+
+        do {
+            while true {
+                let bytes = try await stream.read(maxBytes: 65536)
+                if bytes.isEmpty {
+                    connection.receiveEnd()
+                    if try await drain() { stream.close() }
+                    return
+                }
+                connection.receive(bytes)
+                if try await !drain() { return }
+            }
+        } catch {
+            stream.abort()
+        }
+    }
+}
+
+/// `BuiltinSite` with the file type `OpenFile`, so one generic handler serves both sites.
+struct BuiltinFileSite: HTTPSite, Sendable {
+    typealias File = OpenFile
+    let base = BuiltinSite()
+
+    func resolve(_ path: HTTPRequestPath) -> HTTPSiteResource<OpenFile> {
+        switch base.resolve(path) {
+        case .notFound: return .notFound
+        case .forbidden: return .forbidden
+        case .failed: return .failed
+        case .content(let type, let body): return .content(contentType: type, body: body)
+        case .redirect(let location): return .redirect(location: location)
+        case .file(let never, _, _): switch never {}
+        }
+    }
+}

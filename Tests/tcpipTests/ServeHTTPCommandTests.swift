@@ -1,0 +1,208 @@
+import Foundation
+import Testing
+
+/// `tcpip serve http --root DIR` run inside a fresh network namespace (it creates its TAP or
+/// TUN there), fetched by the kernel's TCP through `curl` in the same namespace. Root
+/// required: skipped with a message otherwise, a failure when CI=true.
+@Suite("tcpip serve http over TAP and TUN", .serialized)
+struct ServeHTTPCommandTests {
+    private static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    private static let binary: URL? = {
+        var candidates: [URL] = []
+        if let first = CommandLine.arguments.first {
+            candidates.append(URL(fileURLWithPath: first).deletingLastPathComponent().appendingPathComponent("tcpip"))
+        }
+        candidates.append(Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("tcpip"))
+        candidates.append(packageRoot.appendingPathComponent(".build/debug/tcpip"))
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }
+    }()
+
+    /// Root, iproute2, curl, sha256sum and the binary; records an issue under CI=true when one is missing.
+    private static func ready(_ what: String) -> Bool {
+        let fm = FileManager.default
+        let hasIP = fm.isExecutableFile(atPath: "/usr/sbin/ip") || fm.isExecutableFile(atPath: "/sbin/ip")
+        let missing = getuid() != 0 || !hasIP ? "root and iproute2"
+            : !fm.isExecutableFile(atPath: "/usr/bin/curl") ? "/usr/bin/curl"
+            : !fm.isExecutableFile(atPath: "/usr/bin/sha256sum") ? "/usr/bin/sha256sum"
+            : (binary == nil ? "the tcpip binary" : nil)
+        guard let missing else { return true }
+        if ProcessInfo.processInfo.environment["CI"] == "true" {
+            Issue.record("\(what): needs \(missing) — CI=true, so this is a failure")
+        } else {
+            print("SKIP \(what): needs \(missing)")
+        }
+        return false
+    }
+
+    /// Runs a command to completion (bounded); output is stdout+stderr.
+    @discardableResult
+    private static func run(_ args: [String], seconds: Double = 10) throws -> (status: Int32, output: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = args
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("tcpip-http-\(UUID().uuidString)")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: log) }
+        let h = try FileHandle(forWritingTo: log)
+        p.standardOutput = h
+        p.standardError = h
+        try p.run()
+        let deadline = Date().addingTimeInterval(seconds)
+        while p.isRunning && Date() < deadline { usleep(10_000) }
+        if p.isRunning { p.terminate(); p.waitUntilExit() }
+        return (p.terminationStatus, (try? String(contentsOf: log, encoding: .utf8)) ?? "")
+    }
+
+    /// The namespace, deleted on deinit (also when the test fails).
+    private final class Namespace {
+        let name = "tcpiphttp-\(String(UInt32.random(in: 0...UInt32.max), radix: 16))"
+        init() throws {
+            let r = try ServeHTTPCommandTests.run(["ip", "netns", "add", name])
+            guard r.status == 0 else { throw CLIError(r.output) }
+            try ServeHTTPCommandTests.run(["ip", "-n", name, "link", "set", "lo", "up"])
+        }
+        deinit { _ = try? ServeHTTPCommandTests.run(["ip", "netns", "del", name]) }
+        /// `ip netns exec NAME args...`, bounded.
+        func exec(_ args: [String], seconds: Double = 10) throws -> (status: Int32, output: String) {
+            try ServeHTTPCommandTests.run(["ip", "netns", "exec", name] + args, seconds: seconds)
+        }
+    }
+
+    private struct CLIError: Error, CustomStringConvertible {
+        var description: String
+        init(_ d: String) { description = d }
+    }
+
+    /// `tcpip serve ...` started in the namespace; killed on deinit if still running.
+    private final class Server {
+        let process = Process()
+        let log: URL
+        init(namespace: String, arguments: [String]) throws {
+            log = FileManager.default.temporaryDirectory.appendingPathComponent("tcpip-http-\(UUID().uuidString)")
+            FileManager.default.createFile(atPath: log.path, contents: nil)
+            let h = try FileHandle(forWritingTo: log)
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["ip", "netns", "exec", namespace, ServeHTTPCommandTests.binary!.path] + arguments
+            process.standardOutput = h
+            process.standardError = h
+            try process.run()
+        }
+        deinit {
+            if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
+            try? FileManager.default.removeItem(at: log)
+        }
+        var output: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
+        func waitFor(_ text: String, seconds: Double) -> Bool {
+            let deadline = Date().addingTimeInterval(seconds)
+            while !output.contains(text) && Date() < deadline && process.isRunning { usleep(20_000) }
+            return output.contains(text)
+        }
+    }
+
+    /// A temporary directory: `site/` (the root: `big.bin`, 50 MB of random bytes, and
+    /// `index.html`) and, beside it, `secret.txt` that must never be served. Removed on deinit.
+    private final class SiteFixture {
+        static let bigSize = 50 * 1024 * 1024
+        let base: URL
+        var site: URL { base.appendingPathComponent("site") }
+        let index = "<html><body>tcpip index page</body></html>\n"
+        let secret = "SECRET-OUTSIDE-THE-ROOT\n"
+        init() throws {
+            base = FileManager.default.temporaryDirectory.appendingPathComponent("tcpip-http-site-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: base.appendingPathComponent("site"), withIntermediateDirectories: true)
+            var rng = SystemRandomNumberGenerator()
+            var big = [UInt8](repeating: 0, count: Self.bigSize)
+            big.withUnsafeMutableBytes { raw in
+                let words = raw.bindMemory(to: UInt64.self)
+                for i in words.indices { words[i] = rng.next() }
+            }
+            try Data(big).write(to: site.appendingPathComponent("big.bin"))
+            try Data(index.utf8).write(to: site.appendingPathComponent("index.html"))
+            try Data(secret.utf8).write(to: base.appendingPathComponent("secret.txt"))
+        }
+        deinit { try? FileManager.default.removeItem(at: base) }
+    }
+
+    /// The hex SHA-256 of a file, by /usr/bin/sha256sum.
+    private static func sha256(_ path: String) throws -> String {
+        let r = try run(["/usr/bin/sha256sum", path], seconds: 20)
+        return String(r.output.prefix(64))
+    }
+
+    /// Serves the fixture through a new TAP or TUN device and checks, with curl in the
+    /// namespace: the 50 MB download is byte-identical, HEAD gives 200 and the length, a
+    /// missing path 404, `..` paths 404 without the file outside the root, and two URLs in
+    /// one curl reuse one connection. Returns the download rate in bytes per second.
+    private static func checkSite(device: String, kind: String, what: String) throws -> Double? {
+        guard ready(what) else { return nil }
+        let fixture = try SiteFixture()
+        let ns = try Namespace()
+        let server = try Server(namespace: ns.name, arguments: ["serve", "http", "--\(kind)", device, "--ip", "192.0.2.2/24",
+                                                                 "--port", "80", "--root", fixture.site.path])
+        #expect(server.waitFor("serving http from", seconds: 5), "\(server.output)")
+        try run(["ip", "-n", ns.name, "addr", "add", "192.0.2.1/24", "dev", device])
+        let url = "http://192.0.2.2:80"
+
+        // The whole file, then its digest against the original's.
+        let out = fixture.base.appendingPathComponent("download.bin").path
+        let get = try ns.exec(["curl", "-sS", "--max-time", "40", "-o", out,
+                               "-w", "%{http_code} %{size_download} %{speed_download}", "\(url)/big.bin"], seconds: 45)
+        let fields = get.output.split(separator: " ")
+        #expect(fields.first == "200", "\(get.output)\n\(server.output)")
+        #expect(fields.count == 3 && fields[1] == "\(SiteFixture.bigSize)", "\(get.output)")
+        #expect(try sha256(out) == sha256(fixture.site.appendingPathComponent("big.bin").path))
+        let rate = fields.count == 3 ? Double(fields[2]) : nil
+
+        // HEAD: status and length, no body.
+        let head = try ns.exec(["curl", "-sS", "-I", "--max-time", "5", "\(url)/big.bin"])
+        #expect(head.output.hasPrefix("HTTP/1.1 200"), "\(head.output)")
+        #expect(head.output.lowercased().contains("content-length: \(SiteFixture.bigSize)\r\n"), "\(head.output)")
+
+        // A missing path, and `..` that would leave the root (sent as-is by curl).
+        for path in ["/missing.bin", "/../secret.txt", "/../../../../../../etc/passwd", "/%2e%2e/secret.txt"] {
+            let r = try ns.exec(["curl", "-sS", "--path-as-is", "--max-time", "5", "-w", "\nSTATUS %{http_code}", url + path])
+            #expect(r.output.hasSuffix("STATUS 404"), "\(path): \(r.output)")
+            #expect(!r.output.contains("SECRET-OUTSIDE") && !r.output.contains("root:x:0:0"), "\(path): \(r.output)")
+        }
+
+        // Keep-alive: two URLs in one curl run go over one connection.
+        let two = try ns.exec(["curl", "-sS", "-v", "--max-time", "5", "\(url)/index.html", "\(url)/"])
+        #expect(two.output.components(separatedBy: fixture.index).count == 3, "both bodies: \(two.output)")
+        #expect(two.output.contains("Re-using existing connection"), "\(two.output)")
+        #expect(two.output.components(separatedBy: "Connected to 192.0.2.2").count == 2, "one connect: \(two.output)")
+
+        kill(server.process.processIdentifier, SIGTERM)
+        let deadline = Date().addingTimeInterval(5)
+        while server.process.isRunning && Date() < deadline { usleep(20_000) }
+        #expect(!server.process.isRunning, "still running 5 s after SIGTERM")
+        if !server.process.isRunning { #expect(server.process.terminationStatus == 0, "\(server.output)") }
+        return rate
+    }
+
+    @Test func serveHTTPOverTAPSendsFiftyMegabytesIntactAndKeepsAlive() throws {
+        if let rate = try Self.checkSite(device: "taphttp0", kind: "tap", what: "tcpip serve http TAP test") {
+            print("serve http over TAP: 50 MB at \(String(format: "%.1f", rate / 1_000_000)) MB/s")
+        }
+    }
+
+    @Test func serveHTTPOverTUNSendsFiftyMegabytesIntactAndKeepsAlive() throws {
+        if let rate = try Self.checkSite(device: "tunhttp0", kind: "tun", what: "tcpip serve http TUN test") {
+            print("serve http over TUN: 50 MB at \(String(format: "%.1f", rate / 1_000_000)) MB/s")
+        }
+    }
+
+    @Test func serveRejectsRootForOtherServicesAndAMissingRoot() throws {
+        guard let binary = Self.binary else {
+            if ProcessInfo.processInfo.environment["CI"] == "true" { Issue.record("tcpip binary not found") }
+            return
+        }
+        let echo = try Self.run([binary.path, "serve", "echo", "--tun", "tun0", "--ip", "192.0.2.2/24", "--port", "7", "--root", "/tmp"])
+        #expect(echo.status != 0)
+        #expect(echo.output.contains("--root is for http only"), "\(echo.output)")
+        let missing = try Self.run([binary.path, "serve", "http", "--tun", "tun0", "--ip", "192.0.2.2/24", "--port", "80",
+                                    "--root", "/nonexistent-\(UUID().uuidString)"])
+        #expect(missing.status != 0)
+        #expect(missing.output.contains("is not a readable directory"), "\(missing.output)")
+    }
+}

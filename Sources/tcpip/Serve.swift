@@ -38,6 +38,9 @@ struct Serve: ParsableCommand {
     @Option(help: "http: serve the files under this directory (default: a built-in page).")
     var root: String?
 
+    @Option(help: "http: close a connection that sends nothing for this many seconds.")
+    var idleTimeout: Int = 15
+
     @Option(help: "TUN device name (raw IPv4 packets).")
     var tun: String?
 
@@ -81,6 +84,7 @@ struct Serve: ParsableCommand {
         guard port != 0 else { throw ValidationError("--port must be 1...65535") }
         if let mtu, !(68...65535).contains(mtu) { throw ValidationError("--mtu must be 68...65535") }
         if root != nil && service != .http { throw ValidationError("--root is for http only") }
+        guard (1...86400).contains(idleTimeout) else { throw ValidationError("--idle-timeout must be 1...86400") }
         if let root {
             do { _ = try StaticDirectorySite(root: root) } catch {
                 throw ValidationError("--root: '\(root)' is not a readable directory")
@@ -111,14 +115,15 @@ struct Serve: ParsableCommand {
         let directory: StaticDirectorySite? = root.flatMap { try? StaticDirectorySite(root: $0) }
         let listener = try blocking { try await stack.listen(port: port) }
         let mode = service
+        let idle = Duration.seconds(idleTimeout)
         let server = Task {
             await withTaskGroup(of: Void.self) { group in
                 do {
                     for try await stream in listener {
                         group.addTask {
                             if mode == .http {
-                                if let directory { await ServeHTTP.handle(stream, site: directory) }
-                                else { await ServeHTTP.handle(stream, site: BuiltinFileSite()) }
+                                if let directory { await ServeHTTP.handle(stream, site: directory, idleTimeout: idle) }
+                                else { await ServeHTTP.handle(stream, site: BuiltinFileSite(), idleTimeout: idle) }
                             } else {
                                 await Serve.handle(stream, mode)
                             }

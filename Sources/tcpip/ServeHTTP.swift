@@ -8,12 +8,17 @@ import Glibc
 /// `HTTPServerConnection` (TCPIPApps). Read -> receive, then perform every action in order:
 /// `.write` writes, `.sendFile` streams the file chunk by chunk (one `FileChunkReader`
 /// buffer and one reused send array per connection, so memory stays at one chunk whatever
-/// the file size), `.close` closes. Connections are kept alive between requests.
+/// the file size), `.close` half-closes, drains what the client still sends (bounded), then
+/// closes. Connections are kept alive between requests; a connection that sends nothing for
+/// `idleTimeout` (between requests or inside one) is closed.
 enum ServeHTTP {
     /// Bytes per file chunk (and per write).
     static let chunkSize = 64 * 1024
+    /// After `.close`: how long, and how many bytes, we read and discard before the full close.
+    static let lingerTime: Duration = .seconds(2)
+    static let lingerBytes = 256 * 1024
 
-    static func handle<Site: HTTPSite>(_ stream: TCPStream, site: Site) async where Site.File == OpenFile {
+    static func handle<Site: HTTPSite>(_ stream: TCPStream, site: Site, idleTimeout: Duration) async where Site.File == OpenFile {
         var connection = HTTPServerConnection(site: site)
         var reader: FileChunkReader?
         // Reused for every chunk: once `write` returns, the stack holds no reference to it,
@@ -43,7 +48,7 @@ enum ServeHTTP {
                         return false
                     }
                 case .close:
-                    stream.close()
+                    await linger(stream)
                     return false
                 }
             }
@@ -52,7 +57,10 @@ enum ServeHTTP {
 
         do {
             while true {
-                let bytes = try await stream.read(maxBytes: 65536)
+                guard let bytes = try await read(stream, within: idleTimeout) else {
+                    stream.close()
+                    return
+                }
                 if bytes.isEmpty {
                     connection.receiveEnd()
                     if try await drain() { stream.close() }
@@ -64,6 +72,33 @@ enum ServeHTTP {
         } catch {
             stream.abort()
         }
+    }
+
+    /// One read, or nil when nothing arrived within `timeout`.
+    static func read(_ stream: TCPStream, within timeout: Duration) async throws -> [UInt8]? {
+        try await withThrowingTaskGroup(of: [UInt8]?.self) { group in
+            group.addTask { try await stream.read(maxBytes: 65536) }
+            group.addTask { try await Task.sleep(for: timeout); return nil }
+            let first = try await group.next()!
+            group.cancelAll()
+            return first
+        }
+    }
+
+    /// "Lingering close": FIN after the response, then read and drop what the client still
+    /// sends (a pipelined request after an error) until its FIN, `lingerBytes` or
+    /// `lingerTime`, so the full close does not turn into a RST that could destroy the
+    /// response before the client read it (RFC 9293 §3.6, RFC 2525 §2.17).
+    static func linger(_ stream: TCPStream) async {
+        stream.shutdownWrite()
+        let deadline = ContinuousClock.now + lingerTime
+        var dropped = 0
+        while dropped < lingerBytes {
+            let left = deadline - ContinuousClock.now
+            guard left > .zero, let bytes = try? await read(stream, within: left), !bytes.isEmpty else { break }
+            dropped += bytes.count
+        }
+        stream.close()
     }
 }
 

@@ -264,6 +264,32 @@ struct ServeHTTPCommandTests {
         #expect(r.output.contains("BAD HTTP/1.1 400 Bad Request then EOF and no RST"), "\(r.output)")
     }
 
+    @Test func serveHTTPResetsTheConnectionWhenTheFileShrinksMidResponse() throws {
+        guard Self.ready("tcpip serve http shrinking file test") else { return }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tcpip-http-shrink-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("shrinks.bin")
+        let size = 30_000_000
+        try Data(count: size).write(to: file)
+        let ns = try Namespace()
+        let server = try Server(namespace: ns.name, arguments: ["serve", "http", "--tun", "tunhttp2", "--ip", "192.0.2.2/24",
+                                                                 "--port", "80", "--root", dir.path])
+        #expect(server.waitFor("serving http from", seconds: 5), "\(server.output)")
+        try Self.run(["ip", "-n", ns.name, "addr", "add", "192.0.2.1/24", "dev", "tunhttp2"])
+        // curl reads at 2 MB/s; after 1 s the file is cut to 1 MB, below what was already sent:
+        // the promised Content-Length cannot be met, so the server resets (curl exit 56).
+        let shell = "(sleep 1; truncate -s 1000000 '\(file.path)') & ip netns exec \(ns.name) curl -sS --limit-rate 2M -o /dev/null "
+            + "-w 'GOT %{http_code} %{size_download}\\n' http://192.0.2.2/shrinks.bin; echo \"EXIT $?\"; wait"
+        let r = try Self.run(["/bin/sh", "-c", shell], seconds: 20)
+        #expect(r.output.contains("Connection reset by peer") && r.output.contains("EXIT 56"), "\(r.output)")
+        let got = r.output.split(separator: "\n").first { $0.hasPrefix("GOT 200 ") }.flatMap { Int($0.split(separator: " ")[2]) }
+        #expect(got != nil && got! < size, "\(r.output)")
+        // The server goes on serving.
+        let again = try ns.exec(["curl", "-sS", "--max-time", "5", "-o", "/dev/null", "-w", "%{http_code} %{size_download}", "http://192.0.2.2/shrinks.bin"])
+        #expect(again.output == "200 1000000", "\(again.output)")
+    }
+
     @Test func serveRejectsRootForOtherServicesAndAMissingRoot() throws {
         guard let binary = Self.binary else {
             if ProcessInfo.processInfo.environment["CI"] == "true" { Issue.record("tcpip binary not found") }

@@ -38,7 +38,7 @@ struct Serve: ParsableCommand {
     @Option(help: "http: serve the files under this directory (default: a built-in page).")
     var root: String?
 
-    @Option(help: "http: close a connection that sends nothing for this many seconds.")
+    @Option(help: "http: close a connection that sends nothing, reset one that takes none of our bytes, for this many seconds.")
     var idleTimeout: Int = 15
 
     @Option(help: "TUN device name (raw IPv4 packets).")

@@ -10,7 +10,8 @@ import Glibc
 /// buffer and one reused send array per connection, so memory stays at one chunk whatever
 /// the file size), `.close` half-closes, drains what the client still sends (bounded), then
 /// closes. Connections are kept alive between requests; a connection that sends nothing for
-/// `idleTimeout` (between requests or inside one) is closed.
+/// `idleTimeout` (between requests or inside one) is closed, one whose single write (at most
+/// one chunk) does not fit in its send buffer within `idleTimeout` (it stopped reading) is reset.
 enum ServeHTTP {
     /// Bytes per file chunk (and per write).
     static let chunkSize = 64 * 1024
@@ -31,7 +32,7 @@ enum ServeHTTP {
             while let action = connection.nextAction(date: Int64(time(nil))) {
                 switch action {
                 case .write(let bytes):
-                    try await stream.write(bytes)
+                    guard try await write(stream, bytes, within: idleTimeout) else { stream.abort(); return false }
                 case .sendFile(let file, let offset, let length):
                     if let reader { reader.reset(file: file, offset: offset, length: length) }
                     else { reader = FileChunkReader(file: file, offset: offset, length: length, chunkSize: chunkSize) }
@@ -39,7 +40,7 @@ enum ServeHTTP {
                         while let piece = try reader!.nextChunk() {
                             chunk.removeAll(keepingCapacity: true)
                             chunk.append(contentsOf: piece)
-                            try await stream.write(chunk)
+                            guard try await write(stream, chunk, within: idleTimeout) else { stream.abort(); return false }
                         }
                     } catch is StaticFileError {
                         // Fewer bytes than the Content-Length promised: the client must see
@@ -79,6 +80,18 @@ enum ServeHTTP {
         try await withThrowingTaskGroup(of: [UInt8]?.self) { group in
             group.addTask { try await stream.read(maxBytes: 65536) }
             group.addTask { try await Task.sleep(for: timeout); return nil }
+            let first = try await group.next()!
+            group.cancelAll()
+            return first
+        }
+    }
+
+    /// One write, false when the client took none of it for `timeout` (it stopped reading:
+    /// a zero window probed forever would otherwise hold the connection for good).
+    static func write(_ stream: TCPStream, _ bytes: [UInt8], within timeout: Duration) async throws -> Bool {
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask { try await stream.write(bytes); return true }
+            group.addTask { try await Task.sleep(for: timeout); return false }
             let first = try await group.next()!
             group.cancelAll()
             return first

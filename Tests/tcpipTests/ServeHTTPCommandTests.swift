@@ -264,7 +264,7 @@ struct ServeHTTPCommandTests {
         #expect(r.output.contains("BAD HTTP/1.1 400 Bad Request then EOF and no RST"), "\(r.output)")
     }
 
-    @Test func serveHTTPResetsTheConnectionWhenTheFileShrinksMidResponse() throws {
+    @Test func serveHTTPResetsTheConnectionWhenTheFileShrinksOrTheClientStopsReading() throws {
         guard Self.ready("tcpip serve http shrinking file test") else { return }
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tcpip-http-shrink-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -274,7 +274,7 @@ struct ServeHTTPCommandTests {
         try Data(count: size).write(to: file)
         let ns = try Namespace()
         let server = try Server(namespace: ns.name, arguments: ["serve", "http", "--tun", "tunhttp2", "--ip", "192.0.2.2/24",
-                                                                 "--port", "80", "--root", dir.path])
+                                                                 "--port", "80", "--root", dir.path, "--idle-timeout", "1"])
         #expect(server.waitFor("serving http from", seconds: 5), "\(server.output)")
         try Self.run(["ip", "-n", ns.name, "addr", "add", "192.0.2.1/24", "dev", "tunhttp2"])
         // curl reads at 2 MB/s; after 1 s the file is cut to 1 MB, below what was already sent:
@@ -288,6 +288,22 @@ struct ServeHTTPCommandTests {
         // The server goes on serving.
         let again = try ns.exec(["curl", "-sS", "--max-time", "5", "-o", "/dev/null", "-w", "%{http_code} %{size_download}", "http://192.0.2.2/shrinks.bin"])
         #expect(again.output == "200 1000000", "\(again.output)")
+
+        // A client that asks for the 1 MB and reads nothing: a small receive buffer fills,
+        // the window closes, our write makes no progress for --idle-timeout 1 -> RST.
+        let script = #"""
+        import socket, time, errno
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.settimeout(5)
+        s.connect(("192.0.2.2", 80))
+        s.sendall(b"GET /shrinks.bin HTTP/1.1\r\nHost: t\r\n\r\n")
+        time.sleep(4)
+        err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        print("STALLED", errno.errorcode.get(err, err))
+        """#
+        let stalled = try ns.exec(["/usr/bin/python3", "-c", script], seconds: 10)
+        #expect(stalled.output.contains("STALLED ECONNRESET"), "\(stalled.output)")
     }
 
     @Test func serveRejectsRootForOtherServicesAndAMissingRoot() throws {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import TCPIP
+import TCPIPApps
 import TCPIPDevices
 import TCPIPRuntime
 #if canImport(Glibc)
@@ -11,7 +12,7 @@ import Glibc
 /// device. SIGINT/SIGTERM close the connections and exit 0; SIGUSR1 prints the counters.
 struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Serve echo (RFC 862) or discard (RFC 863) over TCP on the userspace stack, through a TAP or TUN device.",
+        abstract: "Serve echo (RFC 862), discard (RFC 863) or HTTP/1.1 over TCP on the userspace stack, through a TAP or TUN device.",
         discussion: """
         The device is attached to when it exists (made with `ip tuntap add`, its kernel side \
         configured by the caller); otherwise it is created and brought up, and the caller \
@@ -19,17 +20,26 @@ struct Serve: ParsableCommand {
         On a TAP the stack has its own MAC address and answers ARP; on both it answers \
         ping and sends ICMP port unreachable for UDP and RST for TCP to closed ports.
         Example: tcpip serve echo --tap tap0 --ip 192.0.2.2/24 --port 7
+        HTTP: GET and HEAD of the files under --root DIR (directory listings, index.html; \
+        nothing outside DIR), or without --root a built-in page; connections kept alive.
+        Example: tcpip serve http --tun tun0 --ip 192.0.2.2/24 --port 80 --root ./site
         SIGINT or SIGTERM: connections are closed (FIN, then RST after 3 s), counters printed, exit 0.
         SIGUSR1: counters printed.
         """
     )
 
     enum Service: String, ExpressibleByArgument, CaseIterable {
-        case echo, discard
+        case echo, discard, http
     }
 
-    @Argument(help: "The service: echo or discard.")
+    @Argument(help: "The service: echo, discard or http.")
     var service: Service
+
+    @Option(help: "http: serve the files under this directory (default: a built-in page).")
+    var root: String?
+
+    @Option(help: "http: close a connection that sends nothing, reset one that takes none of our bytes, for this many seconds.")
+    var idleTimeout: Int = 15
 
     @Option(help: "TUN device name (raw IPv4 packets).")
     var tun: String?
@@ -73,6 +83,13 @@ struct Serve: ParsableCommand {
         _ = try Serve.parseAddress(ip)
         guard port != 0 else { throw ValidationError("--port must be 1...65535") }
         if let mtu, !(68...65535).contains(mtu) { throw ValidationError("--mtu must be 68...65535") }
+        if root != nil && service != .http { throw ValidationError("--root is for http only") }
+        guard (1...86400).contains(idleTimeout) else { throw ValidationError("--idle-timeout must be 1...86400") }
+        if let root {
+            do { _ = try StaticDirectorySite(root: root) } catch {
+                throw ValidationError("--root: '\(root)' is not a readable directory")
+            }
+        }
     }
 
     func run() throws {
@@ -94,18 +111,28 @@ struct Serve: ParsableCommand {
         let stackMTU = mtu ?? ((try? device.mtu()) ?? 1500)
         let stack = try TCPStack(interface: device, address: address, prefixLength: prefix,
                                  gateway: gateway.flatMap { IPv4Address($0) }, mtu: stackMTU)
+        // validate() checked --root already.
+        let directory: StaticDirectorySite? = root.flatMap { try? StaticDirectorySite(root: $0) }
         let listener = try blocking { try await stack.listen(port: port) }
         let mode = service
+        let idle = Duration.seconds(idleTimeout)
         let server = Task {
             await withTaskGroup(of: Void.self) { group in
                 do {
                     for try await stream in listener {
-                        group.addTask { await Serve.handle(stream, mode) }
+                        group.addTask {
+                            if mode == .http {
+                                if let directory { await ServeHTTP.handle(stream, site: directory, idleTimeout: idle) }
+                                else { await ServeHTTP.handle(stream, site: BuiltinFileSite(), idleTimeout: idle) }
+                            } else {
+                                await Serve.handle(stream, mode)
+                            }
+                        }
                     }
                 } catch {}
             }
         }
-        print("serving \(mode.rawValue) on \(address):\(port) through \(existed ? "existing" : "new") \(kind == .tap ? "TAP" : "TUN") \(device.name) (MTU \(stackMTU))")
+        print("serving \(mode.rawValue)\(directory.map { " from \($0.root)" } ?? "") on \(address):\(port) through \(existed ? "existing" : "new") \(kind == .tap ? "TAP" : "TUN") \(device.name) (MTU \(stackMTU))")
         fflush(nil)
 
         while true {

@@ -72,10 +72,16 @@ final class LoopCore {
     var stopWaiters: [CheckedContinuation<Void, Never>] = []
     var earliestConnectDeadline: Instant? = nil
 
+    // Ping (only when the processor is an `Interface`).
+    let pingInterface: Interface?
+    /// `TCPStack.ping` calls waiting for their answer, by sequence number.
+    var pingWaiters: [UInt16: (waiter: Waiter, continuation: CheckedContinuation<PingEvent?, any Error>, deadline: Instant)] = [:]
+
     init(processor: any PacketProcessor, interface: any PacketInterface) {
         self.host = processor.tcpHost
         self.processor = processor
         self.interface = interface
+        self.pingInterface = processor as? Interface
         inBuffer = .allocate(byteCount: 65536, alignment: 16)
         outBuffer = .allocate(byteCount: max(processor.maximumPacketSize, 68), alignment: 16)
     }
@@ -119,6 +125,7 @@ final class LoopCore {
             }
         }
         earliestConnectDeadline = nil
+        if let iface = pingInterface { dispatchPings(iface, now: now) }
         var keep = 0
         for i in waiting.indices {
             let h = waiting[i]
@@ -139,6 +146,27 @@ final class LoopCore {
                 guard c.state == .closed else { return false }
                 retire(c)
                 return true
+            }
+        }
+    }
+
+    /// Hands ping answers to their waiting `ping` calls; a call past its deadline gets nil.
+    func dispatchPings(_ iface: Interface, now: Instant) {
+        while let e = iface.nextPingEvent() {
+            let seq: UInt16
+            switch e {
+            case .reply(let r): seq = r.sequence
+            case .error(let sequence, _, _, _): seq = sequence
+            }
+            pingWaiters.removeValue(forKey: seq)?.continuation.resume(returning: e)
+        }
+        guard !pingWaiters.isEmpty else { return }
+        for (seq, w) in pingWaiters {
+            if now >= w.deadline {
+                pingWaiters[seq] = nil
+                w.continuation.resume(returning: nil)
+            } else if earliestConnectDeadline.map({ w.deadline < $0 }) ?? true {
+                earliestConnectDeadline = w.deadline
             }
         }
     }
@@ -259,6 +287,11 @@ final class LoopCore {
     // MARK: commands from the API
 
     func cancel(_ waiter: Waiter) {
+        if let (seq, w) = pingWaiters.first(where: { $0.value.waiter === waiter }) {
+            pingWaiters[seq] = nil
+            w.continuation.resume(throwing: CancellationError())
+            return
+        }
         for l in listeners.values {
             if let i = l.waiters.firstIndex(where: { $0.waiter === waiter }) {
                 l.waiters.remove(at: i).continuation.resume(throwing: CancellationError())
@@ -336,6 +369,12 @@ final class LoopCore {
             if let s = streams[h] { failPending(s, with: .stackStopped) }
             release(h, abort: false)
         }
+        failPings()
+    }
+
+    func failPings() {
+        for w in pingWaiters.values { w.continuation.resume(throwing: TCPStreamError.stackStopped) }
+        pingWaiters.removeAll()
     }
 
     func shouldExit(now: Instant) -> Bool {
@@ -356,6 +395,7 @@ final class LoopCore {
         }
         for d in draining where d.connection.state != .closed { host.abort(d.handle) }
         streams.removeAll()
+        failPings()
     }
 
     func finishStop() {

@@ -101,6 +101,36 @@ public final class TCPStack: Sendable {
         try await TCPStream.connect(to: address, port: port, on: self, timeout: timeout, configuration: configuration)
     }
 
+    /// Sends one ICMP echo request with `size` data bytes (past the MTU it is fragmented)
+    /// and waits for its answer: the reply, an ICMP error about it (host unreachable,
+    /// TTL exceeded...), or nil when nothing came within `timeout`.
+    ///
+    /// Throws `InterfaceError` when the request cannot be sent (`.noRoute`,
+    /// `.datagramTooLarge`, `.queueFull`), `TCPStackError.pingNeedsInterface` when the stack
+    /// runs a bare `IPv4Host`, `TCPStackError.pingSequenceInUse` when a ping with the same
+    /// sequence number is still waiting, `TCPStreamError.stackStopped` once stopped, and
+    /// `CancellationError` when the task is cancelled.
+    public func ping(_ address: IPv4Address, sequence: UInt16, size: Int = 56,
+                     timeout: Duration = .seconds(1)) async throws -> PingEvent? {
+        try await loop.perform { core, waiter, continuation in
+            guard !core.stopping else { continuation.resume(throwing: TCPStreamError.stackStopped); return }
+            guard let iface = core.pingInterface else {
+                continuation.resume(throwing: TCPStackError.pingNeedsInterface); return
+            }
+            guard core.pingWaiters[sequence] == nil else {
+                continuation.resume(throwing: TCPStackError.pingSequenceInUse); return
+            }
+            let now = MonotonicClock.now()
+            do throws(InterfaceError) {
+                try iface.sendPing(to: address, sequence: sequence, size: size, now: now)
+            } catch {
+                continuation.resume(throwing: error); return
+            }
+            let bounded = min(max(timeout, .zero), .seconds(3600))
+            core.pingWaiters[sequence] = (waiter, continuation, now + bounded)
+        }
+    }
+
     /// The stack's counters now (their last values once it has stopped).
     public func statistics() async -> TCPStackStatistics {
         if let s = await loop.query({ $0.statistics }) { return s }
@@ -131,10 +161,16 @@ public enum TCPStackError: Error, Equatable, Sendable, CustomStringConvertible {
     /// A TAP device carries Ethernet frames; an `IPv4Host` alone reads raw IPv4 (TUN):
     /// run a TAP with an `Interface` whose link is `.ethernet`.
     case tapNeedsEthernetInterface
+    /// `ping` needs the full `Interface` (ICMP); the stack runs a bare `IPv4Host`.
+    case pingNeedsInterface
+    /// A `ping` with this sequence number is still waiting for its answer.
+    case pingSequenceInUse
 
     public var description: String {
         switch self {
         case .tapNeedsEthernetInterface: "a TAP device carries Ethernet frames: run it with an Interface (.ethernet link), not a bare IPv4Host"
+        case .pingNeedsInterface: "ping needs an Interface (ICMP), not a bare IPv4Host"
+        case .pingSequenceInUse: "a ping with this sequence number is still waiting"
         }
     }
 }

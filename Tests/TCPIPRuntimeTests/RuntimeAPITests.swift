@@ -325,5 +325,59 @@ struct RuntimeAPITests {
         s.close()
         await pair.server.shutdown(gracePeriod: .milliseconds(500))
     }
-}
 
+    @Test func pingPastTheMTUIsAnsweredWithTheSameSizeSequenceAndData() async throws {
+        let pair = try Pair()
+        let answer = try await within(5) { try await pair.client.ping(Pair.serverIP, sequence: 7, size: 3000, timeout: .seconds(2)) }
+        guard case .reply(let r)? = answer else { Issue.record("no reply: \(String(describing: answer))"); return }
+        #expect(r.from == Pair.serverIP)
+        #expect(r.sequence == 7)
+        #expect(r.size == 3000)
+        #expect(r.timeToLive == 64)
+        #expect(r.dataMatches)
+        #expect(r.roundTrip > .zero && r.roundTrip < .seconds(2))
+        await pair.shutdown()
+    }
+
+    @Test func unansweredPingReturnsNilAtItsTimeoutAndTheSequenceIsFreeAgain() async throws {
+        let pair = try Pair(cutServerOutput: true)
+        let clock = ContinuousClock()
+        let start = clock.now
+        let answer = try await within(5) { try await pair.client.ping(Pair.serverIP, sequence: 1, timeout: .milliseconds(300)) }
+        let waited = clock.now - start
+        #expect(answer == nil)
+        #expect(waited >= .milliseconds(300) && waited < .seconds(2), "\(waited)")
+        let again = try await within(5) { try await pair.client.ping(Pair.serverIP, sequence: 1, timeout: .milliseconds(50)) }
+        #expect(again == nil)
+        await pair.shutdown()
+    }
+
+    @Test func pingErrorsNoRouteSequenceInUseCancellationAndStackStopped() async throws {
+        let pair = try Pair(cutServerOutput: true)
+        await #expect(throws: InterfaceError.noRoute) {
+            try await pair.client.ping(IPv4Address(198, 51, 100, 1), sequence: 1)
+        }
+        let pending = Task { try await pair.client.ping(Pair.serverIP, sequence: 2, timeout: .seconds(30)) }
+        try await Task.sleep(for: .milliseconds(100))
+        await #expect(throws: TCPStackError.pingSequenceInUse) {
+            try await pair.client.ping(Pair.serverIP, sequence: 2, timeout: .seconds(1))
+        }
+        pending.cancel()
+        let r = await pending.result
+        #expect(throws: CancellationError.self) { try r.get() }
+        let stopped = Task { try await pair.client.ping(Pair.serverIP, sequence: 3, timeout: .seconds(30)) }
+        try await Task.sleep(for: .milliseconds(100))
+        await pair.shutdown()
+        let s = await stopped.result
+        #expect(throws: TCPStreamError.stackStopped) { try s.get() }
+    }
+
+    @Test func pingOnAStackRunningABareHostNeedsAnInterface() async throws {
+        let (a, _) = SocketPairEnd.pair()
+        let stack = try TCPStack(interface: a, processor: IPv4Host(address: Pair.clientIP, seed: 7))
+        await #expect(throws: TCPStackError.pingNeedsInterface) {
+            try await stack.ping(Pair.serverIP, sequence: 1)
+        }
+        await stack.shutdown(gracePeriod: .zero)
+    }
+}

@@ -39,7 +39,9 @@ struct PingCommandTests {
     }
 
     /// Runs a command to completion (bounded: killed after `seconds`); stdout and stderr apart.
-    private static func run(_ args: [String], seconds: Double = 10, interruptAfter: Double? = nil) throws -> (status: Int32, stdout: String, stderr: String, timedOut: Bool) {
+    /// With `interruptWhen`, SIGINT is sent once stdout contains that text (event-driven, so a
+    /// slow start on a loaded machine does not change what the test sees).
+    private static func run(_ args: [String], seconds: Double = 10, interruptWhen: String? = nil) throws -> (status: Int32, stdout: String, stderr: String, timedOut: Bool) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         p.arguments = args
@@ -57,9 +59,12 @@ struct PingCommandTests {
         try p.run()
         let started = Date()
         let deadline = started.addingTimeInterval(seconds)
-        var interrupt = interruptAfter.map { started.addingTimeInterval($0) }
+        var interrupt = interruptWhen
         while p.isRunning && Date() < deadline {
-            if let i = interrupt, Date() >= i { kill(p.processIdentifier, SIGINT); interrupt = nil }
+            if let text = interrupt, ((try? String(contentsOf: out, encoding: .utf8)) ?? "").contains(text) {
+                kill(p.processIdentifier, SIGINT)
+                interrupt = nil
+            }
             usleep(10_000)
         }
         let timedOut = p.isRunning
@@ -140,10 +145,10 @@ struct PingCommandTests {
     @Test func interruptedPingPrintsTheSummaryAndExits130() throws {
         guard Self.ready("tcpip ping SIGINT test") else { return }
         let ns = try Namespace(kind: "tun", device: "tunping1")
-        // No -c: runs until SIGINT, sent after 1.5 s (two requests answered by then).
+        // No -c: runs until SIGINT, sent once the second reply is printed.
         // `ip netns exec` execs the binary, so the process is tcpip itself.
         let r = try Self.run(["ip", "netns", "exec", ns.name, Self.binary!.path, "ping", "--tun", "tunping1",
-                              "--ip", "192.0.2.2/24", "192.0.2.1"], seconds: 10, interruptAfter: 1.5)
+                              "--ip", "192.0.2.2/24", "192.0.2.1"], seconds: 20, interruptWhen: "icmp_seq=2 ")
         #expect(!r.timedOut, "\(r.stdout) \(r.stderr)")
         #expect(r.status == 130, "\(r.stdout) \(r.stderr)")
         #expect(r.stdout.contains("64 bytes from 192.0.2.1: icmp_seq=1 ttl=64 time="), "\(r.stdout)")

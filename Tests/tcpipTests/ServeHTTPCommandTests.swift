@@ -234,7 +234,7 @@ struct ServeHTTPCommandTests {
         try:
             got = until_eof(s)
             dt = time.monotonic() - t0
-            print("IDLE", got.split(b"\r\n")[0].decode(), "EOF within 0.9-4 s" if 0.9 <= dt < 4 else "EOF after %.2f" % dt)
+            print("IDLE", got.split(b"\r\n")[0].decode(), "EOF within 0.9-10 s" if 0.9 <= dt < 10 else "EOF after %.2f" % dt)
         except Exception as e:
             print("IDLE", repr(e))
         # Two pipelined requests in one segment: both answered, in order, then the close asked for.
@@ -259,7 +259,7 @@ struct ServeHTTPCommandTests {
             print("BAD", repr(e))
         """#
         let r = try ns.exec(["/usr/bin/python3", "-c", script], seconds: 15)
-        #expect(r.output.contains("IDLE HTTP/1.1 200 OK EOF within 0.9-4 s"), "\(r.output)")
+        #expect(r.output.contains("IDLE HTTP/1.1 200 OK EOF within 0.9-10 s"), "\(r.output)")  // loose upper bound: heavy suites run beside it
         #expect(r.output.contains("PIPELINED HTTP/1.1 200 OK HTTP/1.1 404 Not Found then EOF"), "\(r.output)")
         #expect(r.output.contains("BAD HTTP/1.1 400 Bad Request then EOF and no RST"), "\(r.output)")
     }

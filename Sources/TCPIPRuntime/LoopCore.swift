@@ -407,6 +407,8 @@ final class LoopCore {
         var d = processor.nextDeadline
         if let c = earliestConnectDeadline { d = d.map { min($0, c) } ?? c }
         if let s = stopDeadline { d = d.map { min($0, s) } ?? s }
+        // A ping waiting for its answer must be woken at its deadline to return nil.
+        for w in pingWaiters.values { d = d.map { min($0, w.deadline) } ?? w.deadline }
         // Draining connections are polled by the host's own deadlines; a bounded nap keeps
         // the level checks of `draining` and `stopping` fresh without spinning.
         if stopping || !draining.isEmpty {

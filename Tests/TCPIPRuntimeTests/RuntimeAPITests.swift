@@ -346,7 +346,7 @@ struct RuntimeAPITests {
         let answer = try await within(60) { try await pair.client.ping(Pair.serverIP, sequence: 1, timeout: .milliseconds(300)) }
         let waited = clock.now - start
         #expect(answer == nil)
-        #expect(waited >= .milliseconds(300) && waited < .seconds(20), "\(waited)")  // loose: the suite runs beside heavy ones
+        #expect(waited >= .milliseconds(300) && waited < .seconds(10), "\(waited)")  // loose: the suite runs beside heavy ones; the loop must wake at the ping's deadline, not at its next unrelated timer
         let again = try await within(60) { try await pair.client.ping(Pair.serverIP, sequence: 1, timeout: .milliseconds(50)) }
         #expect(again == nil)
         await pair.shutdown()

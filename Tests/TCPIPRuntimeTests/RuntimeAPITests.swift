@@ -176,8 +176,8 @@ struct RuntimeAPITests {
         }
         let elapsed = ContinuousClock.now - start
         // The caller's 300 ms timeout fired, not TCP's own give-up after ~63 s of SYN retries;
-        // the upper bound is loose because the suite runs in parallel on a loaded machine.
-        #expect(elapsed >= .milliseconds(290) && elapsed < .seconds(20))
+        // the upper bound is loose because other suites can hold the cooperative threads.
+        #expect(elapsed >= .milliseconds(290) && elapsed < .seconds(50))
         #expect(await pair.client.connectionCount() == 0)
         await pair.shutdown()
     }
@@ -346,7 +346,10 @@ struct RuntimeAPITests {
         let answer = try await within(60) { try await pair.client.ping(Pair.serverIP, sequence: 1, timeout: .milliseconds(300)) }
         let waited = clock.now - start
         #expect(answer == nil)
-        #expect(waited >= .milliseconds(300) && waited < .seconds(10), "\(waited)")  // loose: the suite runs beside heavy ones; the loop must wake at the ping's deadline, not at its next unrelated timer
+        // Upper bound loose on purpose: the whole test bundle shares two cooperative threads, and the
+        // kernel suites block them in synchronous waits for tens of seconds, so this task may resume
+        // late. The bound still tells "returned nil at its timeout" from "never returned".
+        #expect(waited >= .milliseconds(300) && waited < .seconds(50), "\(waited)")
         let again = try await within(60) { try await pair.client.ping(Pair.serverIP, sequence: 1, timeout: .milliseconds(50)) }
         #expect(again == nil)
         await pair.shutdown()

@@ -153,7 +153,7 @@ struct KernelInteropTests {
         }
         let s = try #require(stream, "http.server never accepted: \(server.output)")
         let start = ContinuousClock.now
-        let response = try await within(30) { () -> [UInt8] in
+        let response = try await within(90) { () -> [UInt8] in
             try await s.write(Array("GET /blob HTTP/1.0\r\nHost: 192.0.2.1\r\n\r\n".utf8))
             var response: [UInt8] = []
             while response.count < size + 4096 {

@@ -76,20 +76,9 @@ struct Ping: ParsableCommand {
         pthread_sigmask(SIG_BLOCK, &signals, nil)
 
         let target = IPv4Address(address)!
-        let (ourAddress, prefix) = try Serve.parseAddress(ip)
         let stack: TCPStack
         do {
-            let name = tap ?? tun!
-            let kind: TunTapDevice.Kind = tap != nil ? .tap : .tun
-            let existed = access("/sys/class/net/\(name)", F_OK) == 0
-            let device = try TunTapDevice(name: name, kind: kind)
-            if !existed {
-                if let mtu { try device.setMTU(mtu) }
-                try device.setUp()
-            }
-            let stackMTU = mtu ?? ((try? device.mtu()) ?? 1500)
-            stack = try TCPStack(interface: device, address: ourAddress, prefixLength: prefix,
-                                 gateway: gateway.flatMap { IPv4Address($0) }, mtu: stackMTU)
+            stack = try OpenedStack.open(tap: tap, tun: tun, ip: ip, gateway: gateway, mtu: mtu).stack
         } catch {
             Ping.fail("\(error)")
         }

@@ -99,18 +99,10 @@ struct Serve: ParsableCommand {
         for s in [SIGINT, SIGTERM, SIGUSR1] { sigaddset(&signals, s) }
         pthread_sigmask(SIG_BLOCK, &signals, nil)
 
-        let name = tap ?? tun!
-        let kind: TunTapDevice.Kind = tap != nil ? .tap : .tun
-        let (address, prefix) = try Serve.parseAddress(ip)
-        let existed = access("/sys/class/net/\(name)", F_OK) == 0
-        let device = try TunTapDevice(name: name, kind: kind)
-        if !existed {
-            if let mtu { try device.setMTU(mtu) }
-            try device.setUp()
-        }
-        let stackMTU = mtu ?? ((try? device.mtu()) ?? 1500)
-        let stack = try TCPStack(interface: device, address: address, prefixLength: prefix,
-                                 gateway: gateway.flatMap { IPv4Address($0) }, mtu: stackMTU)
+        let opened = try OpenedStack.open(tap: tap, tun: tun, ip: ip, gateway: gateway, mtu: mtu)
+        let (stack, device, existed, stackMTU) = (opened.stack, opened.device, opened.existed, opened.mtu)
+        let address = stack.address
+        let kind = device.kind
         // validate() checked --root already.
         let directory: StaticDirectorySite? = root.flatMap { try? StaticDirectorySite(root: $0) }
         let listener = try blocking { try await stack.listen(port: port) }

@@ -1,9 +1,42 @@
+import ArgumentParser
 import TCPIP
 import TCPIPDevices
 import TCPIPRuntime
 #if canImport(Glibc)
 import Glibc
 #endif
+
+/// The device options every network command takes (serve, fetch, ping), in any order.
+struct DeviceOptions: ParsableArguments {
+    @Option(help: "TAP device name (Ethernet frames).")
+    var tap: String?
+
+    @Option(help: "TUN device name (raw IPv4 packets).")
+    var tun: String?
+
+    @Option(help: "Our address and prefix length, e.g. 192.0.2.2/24.")
+    var ip: String
+
+    @Option(help: "Default gateway (on-link next hop for other networks).")
+    var gateway: String?
+
+    @Option(help: "The stack's MTU (also the device's when this command creates it).")
+    var mtu: Int?
+
+    func validate() throws {
+        guard (tap == nil) != (tun == nil), !(tap ?? tun ?? "").isEmpty else {
+            throw ValidationError("give one device: --tap NAME or --tun NAME")
+        }
+        if let gateway, IPv4Address(gateway) == nil { throw ValidationError("--gateway: '\(gateway)' is not an IPv4 address") }
+        _ = try Serve.parseAddress(ip)
+        if let mtu, !(68...65535).contains(mtu) { throw ValidationError("--mtu must be 68...65535") }
+    }
+
+    /// Opens the device and starts a stack on it (see `OpenedStack.open`).
+    func open() throws -> OpenedStack {
+        try OpenedStack.open(tap: tap, tun: tun, ip: ip, gateway: gateway, mtu: mtu)
+    }
+}
 
 /// A stack on a TAP or TUN device, as every network command opens it.
 struct OpenedStack {

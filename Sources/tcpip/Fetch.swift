@@ -34,21 +34,6 @@ struct Fetch: ParsableCommand {
     @Option(name: [.short, .customLong("output")], help: "Write the body to this file (default: stdout).")
     var output: String?
 
-    @Option(help: "TUN device name (raw IPv4 packets).")
-    var tun: String?
-
-    @Option(help: "TAP device name (Ethernet frames).")
-    var tap: String?
-
-    @Option(help: "Our address and prefix length, e.g. 192.0.2.2/24.")
-    var ip: String
-
-    @Option(help: "Default gateway (on-link next hop for other networks).")
-    var gateway: String?
-
-    @Option(help: "The stack's MTU (also the device's when this command creates it).")
-    var mtu: Int?
-
     @Option(help: "Seconds to wait for the connection to open.")
     var connectTimeout: Double = 10
 
@@ -68,14 +53,10 @@ struct Fetch: ParsableCommand {
         return (url, address)
     }
 
+    @OptionGroup var link: DeviceOptions
+
     func validate() throws {
-        guard (tap == nil) != (tun == nil), !(tap ?? tun ?? "").isEmpty else {
-            throw ValidationError("give one device: --tap NAME or --tun NAME")
-        }
-        if let gateway, IPv4Address(gateway) == nil { throw ValidationError("--gateway: '\(gateway)' is not an IPv4 address") }
-        _ = try Serve.parseAddress(ip)
         _ = try Fetch.parseURL(url)
-        if let mtu, !(68...65535).contains(mtu) { throw ValidationError("--mtu must be 68...65535") }
         guard connectTimeout > 0, connectTimeout <= 3600 else { throw ValidationError("--connect-timeout must be > 0 and at most 3600 seconds") }
         if let output, output.isEmpty { throw ValidationError("-o: empty file name") }
     }
@@ -90,7 +71,7 @@ struct Fetch: ParsableCommand {
         let (target, host) = try Fetch.parseURL(url)
         let stack: TCPStack
         do {
-            stack = try OpenedStack.open(tap: tap, tun: tun, ip: ip, gateway: gateway, mtu: mtu).stack
+            stack = try link.open().stack
         } catch {
             Fetch.fail("\(error)")
         }

@@ -39,29 +39,10 @@ struct Ping: ParsableCommand {
     @Option(name: .customShort("W"), help: "Seconds to wait for each reply.")
     var wait: Double = 1
 
-    @Option(help: "TUN device name (raw IPv4 packets).")
-    var tun: String?
-
-    @Option(help: "TAP device name (Ethernet frames).")
-    var tap: String?
-
-    @Option(help: "Our address and prefix length, e.g. 192.0.2.2/24.")
-    var ip: String
-
-    @Option(help: "Default gateway (on-link next hop for other networks).")
-    var gateway: String?
-
-    @Option(help: "The stack's MTU (also the device's when this command creates it).")
-    var mtu: Int?
+    @OptionGroup var link: DeviceOptions
 
     func validate() throws {
-        guard (tap == nil) != (tun == nil), !(tap ?? tun ?? "").isEmpty else {
-            throw ValidationError("give one device: --tap NAME or --tun NAME")
-        }
         guard IPv4Address(address) != nil else { throw ValidationError("'\(address)' is not an IPv4 address") }
-        if let gateway, IPv4Address(gateway) == nil { throw ValidationError("--gateway: '\(gateway)' is not an IPv4 address") }
-        _ = try Serve.parseAddress(ip)
-        if let mtu, !(68...65535).contains(mtu) { throw ValidationError("--mtu must be 68...65535") }
         guard (0...65507).contains(size) else { throw ValidationError("-s must be 0...65507") }
         if let count, count < 1 { throw ValidationError("-c must be at least 1") }
         guard interval >= 0.2, interval <= 3600 else { throw ValidationError("-i must be 0.2...3600 seconds") }
@@ -78,7 +59,7 @@ struct Ping: ParsableCommand {
         let target = IPv4Address(address)!
         let stack: TCPStack
         do {
-            stack = try OpenedStack.open(tap: tap, tun: tun, ip: ip, gateway: gateway, mtu: mtu).stack
+            stack = try link.open().stack
         } catch {
             Ping.fail("\(error)")
         }

@@ -41,23 +41,8 @@ struct Serve: ParsableCommand {
     @Option(help: "http: close a connection that sends nothing, reset one that takes none of our bytes, for this many seconds.")
     var idleTimeout: Int = 15
 
-    @Option(help: "TUN device name (raw IPv4 packets).")
-    var tun: String?
-
-    @Option(help: "TAP device name (Ethernet frames).")
-    var tap: String?
-
-    @Option(help: "Default gateway (on-link next hop for other networks).")
-    var gateway: String?
-
-    @Option(help: "Our address and prefix length, e.g. 192.0.2.2/24.")
-    var ip: String
-
     @Option(help: "TCP port to listen on.")
     var port: UInt16
-
-    @Option(help: "The stack's MTU (also the device's when this command creates it).")
-    var mtu: Int?
 
     /// The address and prefix of `--ip`.
     static func parseAddress(_ text: String) throws -> (IPv4Address, Int) {
@@ -75,14 +60,10 @@ struct Serve: ParsableCommand {
         return (address, prefix)
     }
 
+    @OptionGroup var link: DeviceOptions
+
     func validate() throws {
-        guard (tap == nil) != (tun == nil), !(tap ?? tun ?? "").isEmpty else {
-            throw ValidationError("give one device: --tap NAME or --tun NAME")
-        }
-        if let gateway, IPv4Address(gateway) == nil { throw ValidationError("--gateway: '\(gateway)' is not an IPv4 address") }
-        _ = try Serve.parseAddress(ip)
         guard port != 0 else { throw ValidationError("--port must be 1...65535") }
-        if let mtu, !(68...65535).contains(mtu) { throw ValidationError("--mtu must be 68...65535") }
         if root != nil && service != .http { throw ValidationError("--root is for http only") }
         guard (1...86400).contains(idleTimeout) else { throw ValidationError("--idle-timeout must be 1...86400") }
         if let root {
@@ -99,7 +80,7 @@ struct Serve: ParsableCommand {
         for s in [SIGINT, SIGTERM, SIGUSR1] { sigaddset(&signals, s) }
         pthread_sigmask(SIG_BLOCK, &signals, nil)
 
-        let opened = try OpenedStack.open(tap: tap, tun: tun, ip: ip, gateway: gateway, mtu: mtu)
+        let opened = try link.open()
         let (stack, device, existed, stackMTU) = (opened.stack, opened.device, opened.existed, opened.mtu)
         let address = stack.address
         let kind = device.kind

@@ -224,7 +224,9 @@ func residentBytes() -> Int {
         #expect(chunks == Int(size / (256 * 1024)))
         #expect(sameBuffer)
         #expect(nonZero == 0)
-        #expect(growth < 16 << 20, "resident memory grew by \(growth) bytes")
+        // Process-wide RSS: other suites run in the same process at the same time, so the bound
+        // is loose; it still tells streaming (a 256 KiB buffer) from holding the 1 GiB file.
+        #expect(growth < 128 << 20, "resident memory grew by \(growth) bytes")
         #expect(conn.nextAction().map { _ in true } == nil)
     }
 }

@@ -14,11 +14,13 @@ final class StreamState {
     /// In the loop's `waiting` list (serviced every round).
     var isListedWaiting = false
 
-    var hasWaiter: Bool { reader != nil || writer != nil || connectWaiter != nil }
+    var hasWaiter: Bool { reader != nil || writer != nil || connectWaiter != nil || closeWaiter != nil }
 
     var connectWaiter: (waiter: Waiter, continuation: CheckedContinuation<(ConnectionHandle, FourTuple), any Error>, deadline: Instant)?
     var reader: (waiter: Waiter, maxBytes: Int, continuation: CheckedContinuation<[UInt8], any Error>)?
     var writer: (waiter: Waiter, bytes: [UInt8], offset: Int, continuation: CheckedContinuation<Void, any Error>)?
+    /// `closeAndWait()`: resumed once our FIN is acknowledged (or the connection ends).
+    var closeWaiter: (waiter: Waiter, continuation: CheckedContinuation<Void, any Error>)?
 
     init(handle: ConnectionHandle, connection: TCPConnection) {
         self.handle = handle
@@ -77,6 +79,9 @@ final class LoopCore {
     /// `TCPStack.ping` calls waiting for their answer, by sequence number.
     var pingWaiters: [UInt16: (waiter: Waiter, continuation: CheckedContinuation<PingEvent?, any Error>, deadline: Instant)] = [:]
 
+    // UDP sockets (only when the processor is an `Interface`; UDPSocket.swift).
+    var udpSockets: [UInt16: UDPWaiters] = [:]
+
     init(processor: any PacketProcessor, interface: any PacketInterface) {
         self.host = processor.tcpHost
         self.processor = processor
@@ -125,7 +130,10 @@ final class LoopCore {
             }
         }
         earliestConnectDeadline = nil
-        if let iface = pingInterface { dispatchPings(iface, now: now) }
+        if let iface = pingInterface {
+            dispatchPings(iface, now: now)
+            if !udpSockets.isEmpty { dispatchUDP(iface, now: now) }
+        }
         var keep = 0
         for i in waiting.indices {
             let h = waiting[i]
@@ -226,6 +234,7 @@ final class LoopCore {
             }
             return
         }
+        if s.closeWaiter != nil { serviceClose(s); return }
         if s.reader != nil { serviceRead(s) }
         if s.writer != nil { serviceWrite(s) }
     }
@@ -284,9 +293,27 @@ final class LoopCore {
         }
     }
 
+    /// Resumes `closeAndWait` once our FIN is acknowledged or the connection has ended,
+    /// then lets go of the stream (the connection finishes in `draining`).
+    func serviceClose(_ s: StreamState) {
+        guard let w = s.closeWaiter else { return }
+        refresh(s)
+        let c = s.connection
+        let result: TCPStreamError?
+        switch c.state {
+        case .finWait2, .timeWait: result = nil
+        case .closed: result = s.endError.map(TCPStreamError.init)
+        default: return
+        }
+        s.closeWaiter = nil
+        release(s.handle, abort: false)
+        if let result { w.continuation.resume(throwing: result) } else { w.continuation.resume() }
+    }
+
     // MARK: commands from the API
 
     func cancel(_ waiter: Waiter) {
+        if cancelUDP(waiter) { return }
         if let (seq, w) = pingWaiters.first(where: { $0.value.waiter === waiter }) {
             pingWaiters[seq] = nil
             w.continuation.resume(throwing: CancellationError())
@@ -317,6 +344,12 @@ final class LoopCore {
                 w.continuation.resume(throwing: CancellationError())
                 return
             }
+            if let w = s.closeWaiter, w.waiter === waiter {
+                s.closeWaiter = nil
+                release(s.handle, abort: false)  // the close goes on without the caller
+                w.continuation.resume(throwing: CancellationError())
+                return
+            }
         }
         // Not registered: either already resumed, or its registration comes later and
         // will see the flag.
@@ -335,6 +368,7 @@ final class LoopCore {
         if let r = s.reader { s.reader = nil; r.continuation.resume(throwing: error) }
         if let w = s.writer { s.writer = nil; w.continuation.resume(throwing: error) }
         if let w = s.connectWaiter { s.connectWaiter = nil; w.continuation.resume(throwing: error) }
+        if let w = s.closeWaiter { s.closeWaiter = nil; w.continuation.resume(throwing: error) }
     }
 
     func stopListening(port: UInt16) {
@@ -370,6 +404,7 @@ final class LoopCore {
             release(h, abort: false)
         }
         failPings()
+        closeAllUDP(with: TCPStreamError.stackStopped)
     }
 
     func failPings() {
@@ -396,6 +431,7 @@ final class LoopCore {
         for d in draining where d.connection.state != .closed { host.abort(d.handle) }
         streams.removeAll()
         failPings()
+        closeAllUDP(with: TCPStreamError.stackStopped)
     }
 
     func finishStop() {

@@ -221,7 +221,9 @@ extension TCPConnection {
         let headerLength = 20 + optLen
         var payload = 0
         if payloadLimit > 0 {
-            let cap = min(peerMSS, config.maximumSegmentSize) - optLen
+            // At least one byte: with a path MSS near 28 (RFC 1191's floor) SACK blocks could
+            // otherwise leave no room and data segments would come out empty, without end.
+            let cap = max(1, min(peerMSS, config.maximumSegmentSize) - optLen)
             payload = max(0, min(payloadLimit, cap, b.count - headerLength, sendBuffer.count - payloadOffset))
             if payload > 0 {
                 let out = UnsafeMutableRawBufferPointer(rebasing: b[headerLength..<(headerLength + payload)])

@@ -22,8 +22,9 @@ import TCPIPDevices
 ///
 /// Socket options are `TCPConfiguration` fields: `noDelay`, `keepalive` (with
 /// `keepaliveIdle`/`keepaliveInterval`/`keepaliveProbes`), `sendBufferSize`,
-/// `receiveBufferSize`, ... The stack's `configuration` applies to accepted
-/// connections; `connect` may take its own.
+/// `receiveBufferSize`, `linger` (SO_LINGER: see `TCPStream.closeAndWait`), ... The
+/// stack's `configuration` applies to accepted connections; `connect` may take its own.
+/// UDP: `bindUDP(port:)` (UDPSocket.swift).
 public final class TCPStack: Sendable {
     let loop: EventLoop
     public let address: IPv4Address

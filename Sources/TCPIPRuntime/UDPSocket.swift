@@ -68,16 +68,20 @@ public final class UDPSocket: Sendable {
     /// Our address and the bound port.
     public let address: IPv4Address
     public let port: UInt16
+    /// Tells this binding from a later one of the same port (after `close`, the port may be
+    /// bound again: this object must not act on the new binding).
+    let token: UInt64
 
-    init(loop: EventLoop, address: IPv4Address, port: UInt16) {
+    init(loop: EventLoop, address: IPv4Address, port: UInt16, token: UInt64) {
         self.loop = loop
         self.address = address
         self.port = port
+        self.token = token
     }
 
     deinit {
-        let p = port
-        loop.post { core in core?.closeUDP(port: p, with: UDPSocketError.closed) }
+        let p = port, t = token
+        loop.post { core in core?.closeUDP(port: p, token: t, with: UDPSocketError.closed) }
     }
 
     /// Sends one datagram of `bytes` (fragmented past the MTU) to `destination`:`port`.
@@ -87,10 +91,10 @@ public final class UDPSocket: Sendable {
     /// Throws `UDPSocketError` (`.noRoute`, `.datagramTooLarge`, `.closed`),
     /// `TCPStreamError.stackStopped`, or `CancellationError` (nothing was queued).
     public func send(_ bytes: [UInt8], to destination: IPv4Address, port destinationPort: UInt16) async throws {
-        let p = port
+        let p = port, t = token
         try await loop.perform { (core, waiter, continuation: CheckedContinuation<Void, any Error>) in
             guard !core.stopping else { continuation.resume(throwing: TCPStreamError.stackStopped); return }
-            guard let iface = core.pingInterface, let u = core.udpSockets[p] else {
+            guard let iface = core.pingInterface, let u = core.udpSockets[p], u.token == t else {
                 continuation.resume(throwing: UDPSocketError.closed)
                 return
             }
@@ -110,10 +114,10 @@ public final class UDPSocket: Sendable {
     /// Throws `UDPSocketError.closed` after `close()`, `TCPStreamError.stackStopped`, or
     /// `CancellationError` (no datagram is taken: the next receive gets it).
     public func receive() async throws -> (bytes: [UInt8], from: IPv4Address, port: UInt16) {
-        let p = port
+        let p = port, t = token
         let d: UDPDatagram = try await loop.perform { core, waiter, continuation in
             guard !core.stopping else { continuation.resume(throwing: TCPStreamError.stackStopped); return }
-            guard let iface = core.pingInterface, let u = core.udpSockets[p] else {
+            guard let iface = core.pingInterface, let u = core.udpSockets[p], u.token == t else {
                 continuation.resume(throwing: UDPSocketError.closed)
                 return
             }
@@ -125,20 +129,24 @@ public final class UDPSocket: Sendable {
 
     /// Unbinds the port: queued datagrams are discarded, pending operations fail with `.closed`.
     public func close() {
-        let p = port
-        loop.post { core in core?.closeUDP(port: p, with: UDPSocketError.closed) }
+        let p = port, t = token
+        loop.post { core in core?.closeUDP(port: p, token: t, with: UDPSocketError.closed) }
     }
 
-    /// Datagrams dropped on arrival because the receive queue was full.
+    /// Datagrams dropped on arrival because the receive queue was full (0 once closed).
     public func droppedDatagrams() async -> Int {
-        let p = port
-        return await loop.query { core in core.pingInterface?.droppedUDP(port: p) ?? 0 } ?? 0
+        let p = port, t = token
+        return await loop.query { core in
+            core.udpSockets[p]?.token == t ? core.pingInterface?.droppedUDP(port: p) ?? 0 : 0
+        } ?? 0
     }
 
-    /// Datagrams waiting to be received.
+    /// Datagrams waiting to be received (0 once closed).
     public func pendingDatagrams() async -> Int {
-        let p = port
-        return await loop.query { core in core.pingInterface?.pendingUDP(port: p) ?? 0 } ?? 0
+        let p = port, t = token
+        return await loop.query { core in
+            core.udpSockets[p]?.token == t ? core.pingInterface?.pendingUDP(port: p) ?? 0 : 0
+        } ?? 0
     }
 }
 
@@ -150,6 +158,7 @@ extension TCPStack {
     /// Throws `UDPSocketError.portInUse`, `.noEphemeralPort`, `.needsInterface` (a stack
     /// running a bare `IPv4Host`), or `TCPStreamError.stackStopped`.
     public func bindUDP(port: UInt16 = 0, queueLimit: Int? = nil) async throws -> UDPSocket {
+        let token = UInt64.random(in: 1...UInt64.max)
         let bound: UInt16 = try await loop.perform { core, _, continuation in
             guard !core.stopping else { continuation.resume(throwing: TCPStreamError.stackStopped); return }
             guard let iface = core.pingInterface else {
@@ -157,13 +166,13 @@ extension TCPStack {
             }
             do throws(InterfaceError) {
                 let p = try iface.bindUDP(port: port, queueLimit: queueLimit)
-                core.udpSockets[p] = UDPWaiters(port: p)
+                core.udpSockets[p] = UDPWaiters(port: p, token: token)
                 continuation.resume(returning: p)
             } catch {
                 continuation.resume(throwing: UDPSocketError(error))
             }
         }
-        return UDPSocket(loop: loop, address: address, port: bound)
+        return UDPSocket(loop: loop, address: address, port: bound, token: token)
     }
 }
 
@@ -178,9 +187,10 @@ final class UDPWaiters {
     }
 
     let port: UInt16
+    let token: UInt64
     var receivers: [(waiter: Waiter, continuation: CheckedContinuation<UDPDatagram, any Error>)] = []
     var senders: [Send] = []
-    init(port: UInt16) { self.port = port }
+    init(port: UInt16, token: UInt64) { self.port = port; self.token = token }
 }
 
 extension LoopCore {
@@ -225,8 +235,10 @@ extension LoopCore {
         }
     }
 
-    func closeUDP(port: UInt16, with error: any Error) {
-        guard let u = udpSockets.removeValue(forKey: port) else { return }
+    /// Unbinds `port` if `token` names its current binding (nil: whatever binding it has).
+    func closeUDP(port: UInt16, token: UInt64? = nil, with error: any Error) {
+        guard let u = udpSockets[port], token == nil || u.token == token else { return }
+        udpSockets[port] = nil
         pingInterface?.closeUDP(port: port)
         for r in u.receivers { r.continuation.resume(throwing: error) }
         for s in u.senders { s.continuation.resume(throwing: error) }

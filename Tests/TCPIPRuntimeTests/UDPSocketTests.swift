@@ -127,6 +127,50 @@ struct UDPSocketTests {
         await client.shutdown(gracePeriod: .zero)
     }
 
+    @Test func aClosedSocketDoesNotTouchALaterBindingOfItsPort() async throws {
+        let (client, server) = try udpPair()
+        var old: UDPSocket? = try await server.bindUDP(port: 6003)
+        old?.close()
+        let fresh = try await server.bindUDP(port: 6003)
+        let c = try await client.bindUDP()
+        // The old object fails; closing it again or dropping it leaves the new binding alone.
+        await #expect(throws: UDPSocketError.closed) { try await old?.receive() }
+        old?.close()
+        old = nil
+        try await c.send([5], to: serverIP, port: 6003)
+        #expect(try await within(60) { try await fresh.receive() }.bytes == [5])
+        c.close(); fresh.close()
+        await client.shutdown(gracePeriod: .zero)
+        await server.shutdown(gracePeriod: .zero)
+    }
+
+    @Test func aBurstOfConcurrentSendsPastTheTransmitQueueLosesNothing() async throws {
+        let (client, server) = try udpPair()
+        let s = try await server.bindUDP(port: 6004, queueLimit: 1000)
+        let c = try await client.bindUDP()
+        // 600 sends at once: more than the interface's transmit queue (256) can hold in one
+        // loop round, so some wait for room instead of failing.
+        try await within(60) {
+            try await withThrowingTaskGroup(of: Void.self) { g in
+                for i in 0..<600 { g.addTask { try await c.send([UInt8(i & 0xFF), UInt8(i >> 8)], to: serverIP, port: 6004) } }
+                try await g.waitForAll()
+            }
+        }
+        let got = try await within(60) { () -> Set<Int> in
+            var seen = Set<Int>()
+            while seen.count < 600 {
+                let d = try await s.receive()
+                seen.insert(Int(d.bytes[0]) | Int(d.bytes[1]) << 8)
+            }
+            return seen
+        }
+        #expect(got == Set(0..<600))
+        #expect(await s.droppedDatagrams() == 0)
+        c.close(); s.close()
+        await client.shutdown(gracePeriod: .zero)
+        await server.shutdown(gracePeriod: .zero)
+    }
+
     @Test func sendErrorsAreTyped() async throws {
         let (client, server) = try udpPair()
         let c = try await client.bindUDP()

@@ -93,6 +93,14 @@ import Testing
         #expect(s.conn.state == .finWait1)
     }
 
+    @Test func lingeringCloseBeforeTheHandshakeEndsSilentlyWithNoTimerLeft() {
+        let s = Script.inState(.synSent, configuration: lingering(.seconds(2)))
+        s.conn.close(fully: true)
+        s.expectNothing()
+        #expect(s.conn.state == .closed)
+        #expect(s.conn.nextDeadline == nil)
+    }
+
     @Test func halfCloseIgnoresLinger() {
         let s = Script.established(configuration: lingering(.zero))
         s.conn.close(fully: false)

@@ -454,7 +454,8 @@ public final class TCPConnection {
         guard state != .closed else { return }
         setState(.closed)
         retransmitDeadline = nil; persistDeadline = nil; delayedACKDeadline = nil
-        keepaliveDeadline = nil; timeWaitDeadline = nil; finWait2Deadline = nil; lingerDeadline = nil
+        keepaliveDeadline = nil; timeWaitDeadline = nil; finWait2Deadline = nil
+        lingerDeadline = nil; lingerTimerPending = false
         ackNow = false; persistProbePending = false; keepaliveProbePending = false; retransmitAt = nil
         sendBuffer.releaseStorage(); receiveBuffer.releaseStorage()  // kept storage (releasesBuffersWhenDrained off) goes now
         post(.closed(error))

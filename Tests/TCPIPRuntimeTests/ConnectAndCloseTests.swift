@@ -33,9 +33,34 @@ private struct RawPeer {
         _ = packet.withUnsafeBytes { Foundation.send(raw.fileDescriptor, $0.baseAddress, $0.count, 0) }
     }
 
+    /// A TCP packet from the peer to us.
+    func packet(_ h: TCPHeader) throws -> [UInt8] {
+        let seg = try h.segmentBytes(source: peerIP, destination: ourIP)
+        return try IPv4Header(identification: 1, protocol: IPProtocol.tcp, source: peerIP, destination: ourIP,
+                              payloadLength: seg.count).bytes(payload: seg)
+    }
+
+    /// Our stack connects to peerIP:80 and the test answers by hand: SYN+ACK (ISS 5000)
+    /// with MSS 1460 and no timestamps or SACK, so segments carry 1460 bytes. Returns the
+    /// stream (ESTABLISHED, its ACK read) and our ISS.
+    func establish() async throws -> (TCPStream, UInt32) {
+        let connecting = Task { try await stack.connect(to: peerIP, port: 80, timeout: .seconds(30)) }
+        let syn = try #require(try await nextPacket(), "no SYN")
+        let (iss, port) = try syn.withUnsafeBytes { b in
+            let t = try TCPHeaderView(try IPv4HeaderView(b).payload)
+            return (t.sequenceNumber.rawValue, t.sourcePort)
+        }
+        send(try packet(TCPHeader(sourcePort: 80, destinationPort: port, sequenceNumber: SequenceNumber(5000),
+                                  acknowledgmentNumber: SequenceNumber(iss &+ 1), flags: [.syn, .ack], window: 65535,
+                                  options: [.maximumSegmentSize(1460)])))
+        let stream = try await within(60) { try await connecting.value }
+        _ = try #require(try await nextPacket(), "no ACK of the SYN+ACK")
+        return (stream, iss)
+    }
+
     /// An ICMP destination unreachable from the peer quoting `packet`'s header and 8 bytes.
-    func unreachable(_ code: ICMPv4UnreachableCode, quoting packet: [UInt8]) throws -> [UInt8] {
-        let m = ICMPv4Message.destinationUnreachable(code: code, nextHopMTU: 0, quoted: Array(packet.prefix(28))).bytes()
+    func unreachable(_ code: ICMPv4UnreachableCode, mtu: UInt16 = 0, quoting packet: [UInt8]) throws -> [UInt8] {
+        let m = ICMPv4Message.destinationUnreachable(code: code, nextHopMTU: mtu, quoted: Array(packet.prefix(28))).bytes()
         return try IPv4Header(identification: 9, protocol: IPProtocol.icmp, source: peerIP, destination: ourIP,
                               payloadLength: m.count).bytes(payload: m)
     }
@@ -45,7 +70,7 @@ private func seconds(_ d: Duration) -> Double {
     Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
 }
 
-@Suite("Connect errors and lingering close through the runtime")
+@Suite("Connect errors, path MTU and lingering close through the runtime")
 struct ConnectAndCloseTests {
     @Test func connectWithoutARouteFailsAtOnceWithNoRoute() async throws {
         let p = try RawPeer()  // 192.0.2.2/24, no gateway
@@ -83,6 +108,68 @@ struct ConnectAndCloseTests {
             #expect(throws: expected) { try r.get() }
             #expect(await p.stack.connectionCount() == 0)
         }
+        await p.stack.shutdown(gracePeriod: .zero)
+    }
+
+    @Test func fragmentationNeededMakesTheStreamResendInSmallerSegments() async throws {
+        var slowRTO = TCPConfiguration()  // no retransmission timeout may fire during the test
+        slowRTO.initialRTO = .seconds(30)
+        slowRTO.minimumRTO = .seconds(30)
+        let p = try RawPeer(configuration: slowRTO)
+        let (stream, iss) = try await p.establish()
+        let data = (0..<3000).map { UInt8(truncatingIfNeeded: $0 &* 11) }
+        try await stream.write(data)
+        // Two full segments in 1500-byte packets with DF; Nagle holds the 80-byte tail.
+        var lost: [[UInt8]] = []
+        for _ in 0..<2 { lost.append(try #require(try await p.nextPacket(), "no data")) }
+        #expect(lost.map(\.count) == [1500, 1500])
+        #expect(lost.allSatisfy { $0[6] & 0x40 != 0 })
+        // A router on the way takes 1000 at most: it drops them and says so for the first.
+        p.send(try p.unreachable(.fragmentationNeeded, mtu: 1000, quoting: lost[0]))
+        var resent: [[UInt8]] = []
+        for _ in 0..<4 { resent.append(try #require(try await p.nextPacket(), "no retransmission")) }
+        // 960-byte segments from the first unacknowledged byte; the last one carries the 40
+        // bytes sent before and the 80 held back.
+        #expect(resent.map(\.count) == [1000, 1000, 1000, 160])
+        var payload: [UInt8] = []
+        var seqs: [UInt32] = []
+        for r in resent {
+            try r.withUnsafeBytes { b in
+                let ip = try IPv4HeaderView(b)
+                #expect(ip.dontFragment)
+                let t = try TCPHeaderView(ip.payload)
+                seqs.append(t.sequenceNumber.rawValue &- iss)
+                payload += t.payload
+            }
+        }
+        #expect(seqs == [1, 961, 1921, 2881])
+        #expect(payload == data)
+        let counters = try #require(await stream.counters())
+        #expect(counters.timeouts == 0)
+        stream.abort()
+        await p.stack.shutdown(gracePeriod: .zero)
+    }
+
+    @Test func cancellingCloseAndWaitLeavesTheCloseRunning() async throws {
+        var slowRTO = TCPConfiguration()
+        slowRTO.initialRTO = .seconds(30)
+        slowRTO.minimumRTO = .seconds(30)
+        let p = try RawPeer(configuration: slowRTO)
+        let (stream, iss) = try await p.establish()
+        let closing = Task { try await stream.closeAndWait() }
+        let fin = try #require(try await p.nextPacket(), "no FIN")
+        try fin.withUnsafeBytes { b in
+            let t = try TCPHeaderView(try IPv4HeaderView(b).payload)
+            #expect(t.flags == [.fin, .ack])
+            #expect(t.sequenceNumber.rawValue == iss &+ 1)
+        }
+        try await Task.sleep(for: .milliseconds(50))
+        closing.cancel()  // the peer never acknowledges the FIN
+        let r = await closing.result
+        #expect(throws: CancellationError.self) { try r.get() }
+        #expect(await stream.state() == .closed)  // the stream is released...
+        #expect(await p.stack.connectionCount() == 1)  // ...the connection still in FIN-WAIT-1
+        #expect(await p.stack.statistics().openStreams == 0)
         await p.stack.shutdown(gracePeriod: .zero)
     }
 

@@ -34,8 +34,14 @@ final class StreamState {
 /// A listening port and the `accept` calls waiting on it (loop thread only).
 final class ListenerState {
     let port: UInt16
+    /// Tells this binding of the port from a later one: a `TCPListener` closed (or
+    /// dropped) after its port was listened on again must not stop the new listener.
+    let token: UInt64
     var waiters: [(waiter: Waiter, continuation: CheckedContinuation<(ConnectionHandle, FourTuple), any Error>)] = []
-    init(port: UInt16) { self.port = port }
+    init(port: UInt16, token: UInt64) {
+        self.port = port
+        self.token = token
+    }
 }
 
 /// Everything the loop thread owns: the host, the interface, the streams and listeners
@@ -56,6 +62,8 @@ final class LoopCore {
     /// bounded queue until an operation registers.)
     var waiting: [ConnectionHandle] = []
     var listeners: [UInt16: ListenerState] = [:]
+    /// The last `ListenerState.token` given out.
+    var lastListenerToken: UInt64 = 0
     /// Connections the application let go of that have not finished yet (counted once finished).
     var draining: [(handle: ConnectionHandle, connection: TCPConnection)] = []
     /// Set when a dispatch step read or wrote a connection (a flush must follow).
@@ -371,7 +379,9 @@ final class LoopCore {
         if let w = s.closeWaiter { s.closeWaiter = nil; w.continuation.resume(throwing: error) }
     }
 
-    func stopListening(port: UInt16) {
+    /// Stops listening on `port`; with `token`, only if the port is still that binding.
+    func stopListening(port: UInt16, token: UInt64? = nil) {
+        if let token, listeners[port]?.token != token { return }
         guard let l = listeners.removeValue(forKey: port) else { return }
         for w in l.waiters { w.continuation.resume(throwing: TCPStreamError.closed) }
         // Connections spawned and never accepted are reset: the established ones now,

@@ -83,17 +83,18 @@ public final class TCPStack: Sendable {
 
     /// Starts listening on `port`; connections are taken with the listener's `accept()`.
     public func listen(port: UInt16, backlog: Int = 128) async throws -> TCPListener {
-        let port: UInt16 = try await loop.perform { core, _, continuation in
+        let (port, token): (UInt16, UInt64) = try await loop.perform { core, _, continuation in
             guard !core.stopping else { continuation.resume(throwing: TCPStreamError.stackStopped); return }
             do throws(HostError) {
                 try core.host.listen(port: port, backlog: backlog)
-                core.listeners[port] = ListenerState(port: port)
-                continuation.resume(returning: port)
+                core.lastListenerToken += 1
+                core.listeners[port] = ListenerState(port: port, token: core.lastListenerToken)
+                continuation.resume(returning: (port, core.lastListenerToken))
             } catch {
                 continuation.resume(throwing: TCPStreamError(error))
             }
         }
-        return TCPListener(loop: loop, port: port, address: address)
+        return TCPListener(loop: loop, port: port, token: token, address: address)
     }
 
     /// Opens a connection (see `TCPStream.connect`).

@@ -122,6 +122,7 @@ struct ServeHTTPCommandTests {
         let ns = try await NetworkNamespace.make(prefix: "tcpiphttp")
         let server = try TCPIPCommand.start(in: ns, ["serve", "http", "--tun", "tunhttp1", "--ip", "192.0.2.2/24",
                                                      "--port", "80", "--idle-timeout", "1"])
+        defer { withExtendedLifetime(server) {} }  // the server runs until the end of the test
         #expect(await server.waitFor(text: "serving http on 192.0.2.2:80", seconds: 5), "\(server.output)")
         try await ns.runChecked(["ip", "addr", "add", "192.0.2.1/24", "dev", "tunhttp1"])
         let page = try await ns.run(["curl", "-sS", "--max-time", "5", "-w", "\nSTATUS %{http_code} %{content_type}", "http://192.0.2.2/"])
@@ -186,6 +187,7 @@ struct ServeHTTPCommandTests {
         let ns = try await NetworkNamespace.make(prefix: "tcpiphttp")
         let server = try TCPIPCommand.start(in: ns, ["serve", "http", "--tun", "tunhttp2", "--ip", "192.0.2.2/24",
                                                      "--port", "80", "--root", dir.path, "--idle-timeout", "1"])
+        defer { withExtendedLifetime(server) {} }  // the server runs until the end of the test
         #expect(await server.waitFor(text: "serving http from", seconds: 5), "\(server.output)")
         try await ns.runChecked(["ip", "addr", "add", "192.0.2.1/24", "dev", "tunhttp2"])
         // curl reads at 2 MB/s; after 1 s the file is cut to 1 MB, below what was already sent:

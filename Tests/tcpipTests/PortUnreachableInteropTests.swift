@@ -4,8 +4,9 @@ import Testing
 
 /// UDP to a port of `tcpip serve` where nothing listens: the stack answers ICMP port
 /// unreachable, which the kernel turns into ECONNREFUSED on the sender's connected socket.
-/// A raw ICMP socket in the kernel's namespace shows the packet itself. Root required:
-/// skipped with a message otherwise, a failure when CI=true.
+/// A raw ICMP socket in the kernel's namespace shows the packet itself, and tshark decodes
+/// the same packet from a tcpdump capture on the device. Root required: skipped with a
+/// message otherwise, a failure when CI=true.
 @Suite("tcpip serve answers UDP to a closed port with ICMP port unreachable", .serialized)
 struct PortUnreachableInteropTests {
     /// Sends one datagram from a connected UDP socket to 192.0.2.2:9999, then prints what
@@ -21,6 +22,7 @@ struct PortUnreachableInteropTests {
     u.bind(("192.0.2.1", 0))
     u.connect(("192.0.2.2", 9999))
     u.settimeout(5)
+    print("LOCAL PORT", u.getsockname()[1])
     payload = b"tcpip port unreachable probe"
     u.send(payload)
     try:
@@ -58,19 +60,43 @@ struct PortUnreachableInteropTests {
 
     @Test(arguments: ["tap", "tun"])
     func udpToAClosedPortIsRefusedWithICMPPortUnreachableQuotingTheDatagram(kind: String) async throws {
-        guard TCPIPCommand.ready("tcpip serve port unreachable over \(kind)", tools: ["/usr/bin/python3"]) else { return }
-        let served = try await ServedNamespace.start(service: "echo", kind: kind, device: "\(kind)unr0", ["--port", "7"],
+        guard TCPIPCommand.ready("tcpip serve port unreachable over \(kind)",
+                                 tools: ["/usr/bin/python3", "/usr/bin/tcpdump", "/usr/bin/tshark"]) else { return }
+        let device = "\(kind)unr0"
+        let served = try await ServedNamespace.start(service: "echo", kind: kind, device: device, ["--port", "7"],
                                                      prefix: "tcpipunr")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tcpip-unreachable-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let capture = dir.appendingPathComponent("icmp.pcap")
+        // Immediate mode: the packet is written at once, not when a buffer block fills; -c 1:
+        // exit after it (children of the test process start with SIGINT and SIGTERM blocked).
+        let tcpdump = try ChildProcess(["ip", "netns", "exec", served.namespace.name, "tcpdump", "-i", device, "-c", "1",
+                                        "--immediate-mode", "-U", "-w", capture.path, "icmp"])
+        defer { tcpdump.signal(SIGKILL) }
+        #expect(await tcpdump.waitFor(text: "listening on \(device)", seconds: 10), "\(tcpdump.output)")
+
         let r = try await served.namespace.run(["/usr/bin/python3", "-c", Self.probe], seconds: 20)
         #expect(r.status == 0, "\(r.output)")
         let lines = r.output.split(separator: "\n").map(String.init)
-        #expect(lines.first == "RECV REFUSED", "\(r.output)")
+        #expect(lines.dropFirst().first == "RECV REFUSED", "\(r.output)")
         // Type 3 code 3 from the stack's address, 8 bytes of ICMP header and a quote of the
         // datagram's 20-byte IP header and its first 8 bytes (the UDP header), as RFC 792 asks.
         #expect(lines.contains("ICMP 192.0.2.2 -> 192.0.2.1 type 3 code 3 checksum ok length 36"), "\(r.output)")
         let payload = "tcpip port unreachable probe".utf8.count
         #expect(lines.contains("QUOTED 192.0.2.1 -> 192.0.2.2 proto 17 total \(20 + 8 + payload) header 20 sport ours dport 9999 ulen \(8 + payload) bytes after the UDP header 0"),
                 "\(r.output)")
+        // tshark's reading of the capture: outer and quoted addresses, type 3 code 3, a good
+        // checksum, and the quoted UDP header's ports and length.
+        #expect(await tcpdump.waitForExit(seconds: 10), "one ICMP packet, then tcpdump exits: \(tcpdump.output)")
+        let port = try #require(lines.first.flatMap { $0.hasPrefix("LOCAL PORT ") ? Int($0.dropFirst(11)) : nil }, "\(r.output)")
+        let tshark = try await runSeparately(["tshark", "-r", capture.path, "-T", "fields", "-e", "ip.src", "-e", "ip.dst",
+                                              "-e", "icmp.type", "-e", "icmp.code", "-e", "icmp.checksum.status",
+                                              "-e", "udp.srcport", "-e", "udp.dstport", "-e", "udp.length"], seconds: 30)
+        #expect(tshark.status == 0, "\(tshark.stderr)")
+        #expect(tshark.stdoutText == "192.0.2.2,192.0.2.1\t192.0.2.1,192.0.2.2\t3\t3\t1\t\(port)\t9999\t\(8 + payload)\n",
+                "\(tshark.stdoutText.debugDescription) \(tshark.stderr)")
+
         let counters = try #require(await served.counters(), "no counters: \(served.server.output)")
         #expect(ServedNamespace.number(after: "RSTs sent for closed ports", in: counters) == 0, "\(counters)")
         #expect(await served.stop(), "exit 0 after SIGTERM: \(served.server.output)")

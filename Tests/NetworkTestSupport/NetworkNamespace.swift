@@ -116,6 +116,11 @@ public struct NamespaceError: Error, CustomStringConvertible {
 
 /// A process started without blocking a task thread: its exit is awaited through the
 /// termination handler, with a time bound (the process is killed past it).
+///
+/// The child inherits the signal mask of the thread that starts it; from a task (a
+/// libdispatch worker) SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM, SIGTERM... are
+/// blocked. `tcpip` takes its signals with sigwait, so they reach it; most other programs
+/// (tcpdump, python) never see them: end those another way (tcpdump -c, SIGKILL).
 public final class ChildProcess: @unchecked Sendable {
     public let process = Process()
     /// Standard output, and standard error too unless it was asked for apart.

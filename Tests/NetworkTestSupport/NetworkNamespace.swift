@@ -132,13 +132,13 @@ public final class ChildProcess: @unchecked Sendable {
         let tmp = FileManager.default.temporaryDirectory
         outputURL = tmp.appendingPathComponent("tcpip-rt-\(UUID().uuidString).log")
         errorURL = separateStandardError ? tmp.appendingPathComponent("tcpip-rt-\(UUID().uuidString).err") : nil
-        FileManager.default.createFile(atPath: outputURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: outputURL.path, contents: nil)
         let handle = try FileHandle(forWritingTo: outputURL)
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = arguments
         process.standardOutput = handle
         if let errorURL {
-            FileManager.default.createFile(atPath: errorURL.path, contents: nil)
+            _ = FileManager.default.createFile(atPath: errorURL.path, contents: nil)
             process.standardError = try FileHandle(forWritingTo: errorURL)
         } else {
             process.standardError = handle

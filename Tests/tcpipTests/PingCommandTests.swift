@@ -45,7 +45,9 @@ struct PingCommandTests {
     /// (ICMP size = data + 8, sequence 1, 2, 3, TTL 64), then a summary with 0% loss.
     private func threeRepliesWithNoLoss(kind: String, flag: String, device: String, size: Int) async throws {
         let ns = try await Namespace.make(kind: kind, device: device)
-        let r = try await ns.ping(flag, ["-c", "3", "-s", "\(size)", "192.0.2.1"])
+        // -W 3: a first ARP exchange lost while the new device comes up (its request is
+        // repeated after 1 s) must not cost the first reply on a loaded machine.
+        let r = try await ns.ping(flag, ["-c", "3", "-W", "3", "-s", "\(size)", "192.0.2.1"])
         #expect(!r.timedOut, "ping still running after 10 s: \(r.stdout) \(r.stderr)")
         #expect(r.status == 0, "\(r.stdout) \(r.stderr)")
         let lines = r.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)

@@ -33,8 +33,8 @@ struct DeviceOptions: ParsableArguments {
     }
 
     /// Opens the device and starts a stack on it (see `OpenedStack.open`).
-    func open() throws -> OpenedStack {
-        try OpenedStack.open(tap: tap, tun: tun, ip: ip, gateway: gateway, mtu: mtu)
+    func open(configuration: TCPConfiguration = .default) throws -> OpenedStack {
+        try OpenedStack.open(tap: tap, tun: tun, ip: ip, gateway: gateway, mtu: mtu, configuration: configuration)
     }
 }
 
@@ -49,7 +49,8 @@ struct OpenedStack {
     /// Attaches to the device `tap ?? tun` if it exists, otherwise creates it (with `mtu`,
     /// then brings it up), and starts a stack at `ip` (ADDR/PREFIX) with `gateway`.
     /// The stack's MTU is `mtu`, else the device's, else 1500.
-    static func open(tap: String?, tun: String?, ip: String, gateway: String?, mtu: Int?) throws -> OpenedStack {
+    static func open(tap: String?, tun: String?, ip: String, gateway: String?, mtu: Int?,
+                     configuration: TCPConfiguration = .default) throws -> OpenedStack {
         let name = tap ?? tun!
         let kind: TunTapDevice.Kind = tap != nil ? .tap : .tun
         let (address, prefix) = try Serve.parseAddress(ip)
@@ -61,7 +62,7 @@ struct OpenedStack {
         }
         let stackMTU = mtu ?? ((try? device.mtu()) ?? 1500)
         let stack = try TCPStack(interface: device, address: address, prefixLength: prefix,
-                                 gateway: gateway.flatMap { IPv4Address($0) }, mtu: stackMTU)
+                                 gateway: gateway.flatMap { IPv4Address($0) }, configuration: configuration, mtu: stackMTU)
         return OpenedStack(stack: stack, device: device, existed: existed, mtu: stackMTU)
     }
 }

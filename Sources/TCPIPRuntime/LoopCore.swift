@@ -81,7 +81,7 @@ final class LoopCore {
         self.host = processor.tcpHost
         self.processor = processor
         self.interface = interface
-        self.pingInterface = processor as? Interface
+        self.pingInterface = processor.pingInterface
         inBuffer = .allocate(byteCount: 65536, alignment: 16)
         outBuffer = .allocate(byteCount: max(processor.maximumPacketSize, 68), alignment: 16)
     }
@@ -433,6 +433,7 @@ final class LoopCore {
         s.deviceWriteDrops = deviceWriteDrops
         s.loopRounds = rounds
         s.failure = failure
+        s.impairment = processor.impairmentCounters
         return s
     }
 }
@@ -454,6 +455,8 @@ public struct TCPStackStatistics: Sendable, Hashable, CustomStringConvertible {
     public var loopRounds = 0
     /// Why the loop stopped on its own (a device error), if it did.
     public var failure: String? = nil
+    /// What the impairment (`--impair`) between device and stack did, when there is one.
+    public var impairment: ImpairmentCounters? = nil
 
     public init() {}
 
@@ -464,6 +467,7 @@ public struct TCPStackStatistics: Sendable, Hashable, CustomStringConvertible {
             "retransmitted segments \(retransmittedSegments), RTO timeouts \(timeouts), device write drops \(deviceWriteDrops)",
             "drops (\(host.drops.total)): \(host.drops)",
         ]
+        if let impairment { lines.append(impairment.description) }
         if let failure { lines.append("loop failure: \(failure)") }
         return lines.joined(separator: "\n")
     }

@@ -31,8 +31,10 @@ public final class LinkImpairment {
     /// - Parameters:
     ///   - inbound, outbound: the faults of each direction; a zero `queueLimit` becomes
     ///     `defaultQueueLimit` (a perfect direction stays perfect: no decision is made).
-    ///   - seed: seeds both directions (outbound from a derived seed): the same seed and
-    ///     the same packets at the same times give the same faults.
+    ///   - seed: seeds both directions: the same seed and the same packets at the same
+    ///     times give the same faults. Exactly: with `m = SeededRandom(seed: seed)`, the
+    ///     inbound line is a `MemoryLink(seed: m.next())` and the outbound one a
+    ///     `MemoryLink(seed: m.next())` (whose A→B injector takes its link seed's first draw).
     ///   - maximumPacketSize: the largest packet or frame carried (20...65535).
     public init(inbound: FaultConfiguration, outbound: FaultConfiguration, seed: UInt64, maximumPacketSize: Int) {
         func bounded(_ f: FaultConfiguration) -> FaultConfiguration {

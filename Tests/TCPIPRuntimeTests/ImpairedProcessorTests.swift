@@ -1,0 +1,120 @@
+import Foundation
+import Testing
+import TCPIP
+import TCPIPDevices
+@testable import TCPIPRuntime
+
+/// A processor that records what reaches it and sends what a test queues.
+private final class RecordingProcessor: PacketProcessor {
+    let tcpHost = IPv4Host(address: IPv4Address(192, 0, 2, 2), mtu: 1500, seed: 1)
+    var maximumPacketSize: Int { 1500 }
+    var received: [(at: Instant, bytes: [UInt8])] = []
+    var toSend: [[UInt8]] = []
+    var deadline: Instant? = nil
+    func receive(packet: UnsafeRawBufferPointer, now: Instant) { received.append((now, Array(packet))) }
+    func poll(now: Instant, into buffer: UnsafeMutableRawBufferPointer) -> Int {
+        guard !toSend.isEmpty else { return 0 }
+        let p = toSend.removeFirst()
+        for (i, b) in p.enumerated() { buffer[i] = b }
+        return p.count
+    }
+    var nextDeadline: Instant? { deadline }
+}
+
+/// `ImpairedProcessor` (faults between device and stack) and `DeviceTap` (pcap and
+/// ladder lines at the device), driven by hand with exact times.
+@Suite("Impaired processor and device tap")
+struct ImpairedProcessorTests {
+    static func ms(_ n: Double) -> Instant { Instant(nanoseconds: Int64(n * 1_000_000)) }
+    static func packet(_ tag: UInt8) -> [UInt8] { [tag] + [UInt8](repeating: 0x5A, count: 59) }
+
+    /// Polls like the loop: until 0; returns what was handed to the device.
+    private static func drain(_ p: some PacketProcessor, at t: Instant) -> [[UInt8]] {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: p.maximumPacketSize, alignment: 16)
+        defer { buffer.deallocate() }
+        var out: [[UInt8]] = []
+        while true {
+            let n = p.poll(now: t, into: buffer)
+            if n == 0 { return out }
+            out.append(Array(buffer[0..<n]))
+        }
+    }
+
+    @Test func anInboundPacketReachesTheStackAtItsArrivalTime() throws {
+        let inner = RecordingProcessor()
+        let p = ImpairedProcessor(inner, faults: try FaultConfiguration(parsing: "delay=10ms"), seed: 1)
+        Self.packet(1).withUnsafeBytes { p.receive(packet: $0, now: Self.ms(0)) }
+        #expect(inner.received.isEmpty)
+        #expect(p.nextDeadline == Self.ms(10))
+        #expect(Self.drain(p, at: Self.ms(9)).isEmpty)
+        #expect(inner.received.isEmpty)
+        #expect(Self.drain(p, at: Self.ms(10)).isEmpty)
+        #expect(inner.received.map(\.at) == [Self.ms(10)])
+        #expect(inner.received.map(\.bytes) == [Self.packet(1)])
+        #expect(p.nextDeadline == nil)
+    }
+
+    @Test func whatTheStackSendsReachesTheDeviceWhenDue() throws {
+        let inner = RecordingProcessor()
+        let p = ImpairedProcessor(inner, faults: try FaultConfiguration(parsing: "delay=10ms"), seed: 1)
+        inner.toSend = [Self.packet(1), Self.packet(2)]
+        #expect(Self.drain(p, at: Self.ms(0)).isEmpty)
+        #expect(inner.toSend.isEmpty)
+        inner.deadline = Self.ms(4)
+        #expect(p.nextDeadline == Self.ms(4))
+        inner.deadline = nil
+        #expect(p.nextDeadline == Self.ms(10))
+        #expect(Self.drain(p, at: Self.ms(10)) == [Self.packet(1), Self.packet(2)])
+        #expect(p.impairmentCounters?.outbound.offered == 2)
+        #expect(p.impairmentCounters?.inbound.offered == 0)
+    }
+
+    @Test func reorderAndLossApplyOnTheWayIn() throws {
+        let inner = RecordingProcessor()
+        let p = ImpairedProcessor(inner, faults: try FaultConfiguration(parsing: "reorder=100%"), seed: 5)
+        for i in 1...4 { Self.packet(UInt8(i)).withUnsafeBytes { p.receive(packet: $0, now: Self.ms(0)) } }
+        #expect(inner.received.map { $0.bytes[0] } == [2, 1, 4, 3])
+
+        let lossy = RecordingProcessor()
+        let q = ImpairedProcessor(lossy, inbound: try FaultConfiguration(parsing: "loss=100%"), outbound: .none, seed: 5)
+        Self.packet(9).withUnsafeBytes { q.receive(packet: $0, now: Self.ms(0)) }
+        lossy.toSend = [Self.packet(8)]
+        #expect(Self.drain(q, at: Self.ms(0)) == [Self.packet(8)])
+        #expect(lossy.received.isEmpty)
+        #expect(q.impairmentCounters?.inbound.lost == 1)
+    }
+
+    @Test func pingGoesToTheWrappedInterface() throws {
+        let host = IPv4Host(address: IPv4Address(192, 0, 2, 2), mtu: 1500, seed: 1)
+        let iface = try Interface(configuration: InterfaceConfiguration(link: .ip, address: IPv4Address(192, 0, 2, 2),
+                                                                        prefixLength: 24), host: host)
+        let p = DeviceTap(ImpairedProcessor(iface, faults: .none, seed: 1), pcap: nil, trace: nil)
+        #expect(p.pingInterface === iface)
+        #expect(p.tcpHost === host)
+        #expect(p.impairmentCounters == ImpairmentCounters())
+        #expect(RecordingProcessor().pingInterface == nil)
+        #expect(RecordingProcessor().impairmentCounters == nil)
+    }
+
+    @Test func theTapRecordsBothDirectionsToPcapAndTrace() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("tap-\(UUID().uuidString).pcap").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let writer = try PcapFileWriter(path: path, linkType: .raw)
+        let inner = RecordingProcessor()
+        var lines: [String] = []
+        let tap = DeviceTap(inner, pcap: writer, trace: (linkType: .raw, sink: { lines.append($0) }))
+        Self.packet(1).withUnsafeBytes { tap.receive(packet: $0, now: Self.ms(0)) }
+        inner.toSend = [Self.packet(2)]
+        #expect(Self.drain(tap, at: Self.ms(1)) == [Self.packet(2)])
+        #expect(inner.received.map(\.bytes) == [Self.packet(1)])
+        try writer.close()
+        let read = try CaptureFile.read(path: path)
+        #expect(read.error == nil)
+        #expect(read.records.map(\.bytes) == [Self.packet(1), Self.packet(2)])
+        // Wall-clock stamps: after 2020, 1 ms apart.
+        #expect(read.records[0].timestamp.nanoseconds > 1_577_836_800_000_000_000)
+        #expect(read.records[1].timestamp - read.records[0].timestamp == .milliseconds(1))
+        // Not TCP/IPv4 (first byte is no IPv4 header): no ladder line.
+        #expect(lines.isEmpty)
+    }
+}

@@ -389,11 +389,17 @@ final class LoopCore {
             for w in l.waiters { w.continuation.resume(throwing: TCPStreamError.stackStopped) }
         }
         listeners.removeAll()
+        // Their counters are kept (retired): the table forgets them once they are reset.
         for s in streams.values {
             failPending(s, with: .stackStopped)
             host.abort(s.handle)
+            retire(s.connection)
         }
-        for d in draining where d.connection.state != .closed { host.abort(d.handle) }
+        for d in draining {
+            if d.connection.state != .closed { host.abort(d.handle) }
+            retire(d.connection)
+        }
+        draining.removeAll()
         streams.removeAll()
         failPings()
     }
@@ -425,7 +431,9 @@ final class LoopCore {
         s.openStreams = streams.count
         s.retransmittedSegments = retiredRetransmits
         s.timeouts = retiredTimeouts
-        for c in host.connections {
+        // Closed connections still in the table are retired ones (counted above) or ones the
+        // application never held.
+        for c in host.connections where c.state != .closed {
             let k = c.counters
             s.retransmittedSegments += k.retransmittedSegments
             s.timeouts += k.timeouts

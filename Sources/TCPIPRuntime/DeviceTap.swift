@@ -12,7 +12,9 @@ import Glibc
 /// the device and what it handed the device to write, i.e. what the kernel really
 /// received and sent. With an `ImpairedProcessor` inside it, an inbound packet the
 /// impairment then drops is still recorded (it did cross the device), and an outbound
-/// one is recorded only once the impairment lets it out (lost ones never appear).
+/// one is recorded only once the impairment lets it out. Wired to the impairment's
+/// `onDrop` (`noteDropped`), the trace marks both kinds `[dropped by --impair]`; the
+/// pcap file never holds an outbound one (it did not cross the device).
 ///
 /// Timestamps in the pcap file are wall-clock time (the monotonic instant of the event
 /// plus the wall-minus-monotonic offset taken when the tap was made). A write error
@@ -48,18 +50,41 @@ public final class DeviceTap<Inner: PacketProcessor>: PacketProcessor {
     public var impairmentCounters: ImpairmentCounters? { inner.impairmentCounters }
     public var nextDeadline: Instant? { inner.nextDeadline }
 
+    /// Set by `noteDropped` while `inner.receive` runs: the packet being received was dropped.
+    var receivedWasDropped = false
+    static var dropNote: String { "  [dropped by --impair]" }
+
     public func receive(packet: UnsafeRawBufferPointer, now: Instant) {
-        record(packet, now: now, direction: .received)
+        let line = record(packet, now: now, direction: .received)
+        receivedWasDropped = false
         inner.receive(packet: packet, now: now)
+        if let line { traceSink?(receivedWasDropped ? line + DeviceTap.dropNote : line) }
+    }
+
+    /// An impairment inside the tap dropped `packet` (see `ImpairedProcessor.onDrop`): the
+    /// trace says so, on the line of the received packet, or on a line of its own for one
+    /// the stack sent (which never reaches the device, so the pcap file does not hold it).
+    public func noteDropped(_ direction: LiveLadder.Direction, packet: UnsafeRawBufferPointer, now: Instant) {
+        switch direction {
+        case .received:
+            receivedWasDropped = true
+        case .sent:
+            if ladder != nil, let line = ladder!.line(time: now, direction: .sent, packet: packet) {
+                traceSink?(line + DeviceTap.dropNote)
+            }
+        }
     }
 
     public func poll(now: Instant, into buffer: UnsafeMutableRawBufferPointer) -> Int {
         let n = inner.poll(now: now, into: buffer)
-        if n > 0 { record(UnsafeRawBufferPointer(rebasing: buffer[0..<n]), now: now, direction: .sent) }
+        if n > 0, let line = record(UnsafeRawBufferPointer(rebasing: buffer[0..<n]), now: now, direction: .sent) {
+            traceSink?(line)
+        }
         return n
     }
 
-    func record(_ packet: UnsafeRawBufferPointer, now: Instant, direction: LiveLadder.Direction) {
+    /// Writes the packet to the pcap file; returns its ladder line when tracing.
+    func record(_ packet: UnsafeRawBufferPointer, now: Instant, direction: LiveLadder.Direction) -> String? {
         if let pcap, captureError == nil {
             do throws(CaptureFile.IOError) {
                 try pcap.append(timestamp: now + wallOffset, packet: packet)
@@ -67,9 +92,8 @@ public final class DeviceTap<Inner: PacketProcessor>: PacketProcessor {
                 captureError = error
             }
         }
-        if ladder != nil, let line = ladder!.line(time: now, direction: direction, packet: packet) {
-            traceSink?(line)
-        }
+        guard ladder != nil else { return nil }
+        return ladder!.line(time: now, direction: direction, packet: packet)
     }
 
     /// Writes what the capture buffered to its file (the caller closes it after the stack stopped).

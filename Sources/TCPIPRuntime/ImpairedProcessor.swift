@@ -13,6 +13,9 @@ public final class ImpairedProcessor<Inner: PacketProcessor>: PacketProcessor {
     public let impairment: LinkImpairment
     /// Where `inner.poll` writes when the outbound line copies (it has faults).
     let scratch: UnsafeMutableRawBufferPointer
+    /// Told of each packet the impairment dropped outright (lost, queue full, oversize):
+    /// `.received` on the way in, `.sent` on the way out (e.g. for `--trace`).
+    public var onDrop: ((LiveLadder.Direction, UnsafeRawBufferPointer, Instant) -> Void)?
 
     /// - Parameters:
     ///   - inbound, outbound: the faults of each direction (`FaultConfiguration(parsing:)`).
@@ -41,7 +44,7 @@ public final class ImpairedProcessor<Inner: PacketProcessor>: PacketProcessor {
     public var impairmentCounters: ImpairmentCounters? { impairment.counters }
 
     public func receive(packet: UnsafeRawBufferPointer, now: Instant) {
-        impairment.receive(fromDevice: packet, now: now)
+        if !impairment.receive(fromDevice: packet, now: now) { onDrop?(.received, packet, now) }
         deliverInbound(now: now)
     }
 
@@ -58,7 +61,8 @@ public final class ImpairedProcessor<Inner: PacketProcessor>: PacketProcessor {
             } else {
                 let n = inner.poll(now: now, into: scratch)
                 if n == 0 { return }
-                impairment.send(toDevice: UnsafeRawBufferPointer(rebasing: scratch[0..<n]), now: now)
+                let packet = UnsafeRawBufferPointer(rebasing: scratch[0..<n])
+                if !impairment.send(toDevice: packet, now: now) { onDrop?(.sent, packet, now) }
             }
         }
     }

@@ -125,17 +125,16 @@ struct OpenedStack {
             DeviceOptions.writeStandardError("impairing \(name) both ways: \(faults) (seed \(seed!))\n")
         }
         let wrap: ((Interface) -> any PacketProcessor)? = seed == nil && capture == nil && !trace ? nil : { iface in
-            var p: any PacketProcessor = iface
-            if let faults, let seed {
-                // The kernel may deliver up to the device's MTU even when the stack's is smaller.
-                let inbound = max(stackMTU, deviceMTU ?? 0) + (kind == .tap ? 18 : 0)
-                p = ImpairedProcessor(iface, faults: faults, seed: seed, maximumInboundSize: inbound)
-            }
-            if capture != nil || trace {
-                let sink: ((String) -> Void)? = trace ? { DeviceOptions.writeStandardError($0 + "\n") } : nil
-                p = DeviceOptions.tap(p, pcap: capture?.writer, trace: sink.map { (linkType, $0) })
-            }
-            return p
+            let sink: ((String) -> Void)? = trace ? { DeviceOptions.writeStandardError($0 + "\n") } : nil
+            let tracing = sink.map { (linkType: linkType, sink: $0) }
+            guard let faults, let seed else { return DeviceTap(iface, pcap: capture?.writer, trace: tracing) }
+            // The kernel may deliver up to the device's MTU even when the stack's is smaller.
+            let inbound = max(stackMTU, deviceMTU ?? 0) + (kind == .tap ? 18 : 0)
+            let impaired = ImpairedProcessor(iface, faults: faults, seed: seed, maximumInboundSize: inbound)
+            guard capture != nil || trace else { return impaired }
+            let tap = DeviceTap(impaired, pcap: capture?.writer, trace: tracing)
+            if trace { impaired.onDrop = { [unowned tap] in tap.noteDropped($0, packet: $1, now: $2) } }
+            return tap
         }
         let stack = try TCPStack(interface: device, address: address, prefixLength: prefix,
                                  gateway: gateway.flatMap { IPv4Address($0) }, mtu: stackMTU, wrap: wrap)
@@ -143,10 +142,3 @@ struct OpenedStack {
     }
 }
 
-extension DeviceOptions {
-    /// A `DeviceTap` around any processor (opens the existential).
-    static func tap<P: PacketProcessor>(_ inner: P, pcap: PcapFileWriter?,
-                                        trace: (linkType: LinkType, sink: (String) -> Void)?) -> any PacketProcessor {
-        DeviceTap(inner, pcap: pcap, trace: trace)
-    }
-}

@@ -96,6 +96,35 @@ struct ImpairedProcessorTests {
         #expect(RecordingProcessor().impairmentCounters == nil)
     }
 
+    /// An IPv4/TCP packet (checksums left zero) from `src` port `sport` to `dst` port `dport`.
+    static func tcpPacket(from src: UInt8, _ sport: UInt16, to dst: UInt8, _ dport: UInt16, flags: TCPFlags) throws -> [UInt8] {
+        let h = TCPHeader(sourcePort: sport, destinationPort: dport, sequenceNumber: SequenceNumber(100),
+                          flags: flags, window: 1000)
+        var tcp = [UInt8](repeating: 0, count: h.headerLength)
+        _ = try tcp.withUnsafeMutableBytes { b throws(WireError) in try h.emit(into: b) }
+        let total = 20 + tcp.count
+        return [0x45, 0, UInt8(total >> 8), UInt8(total & 0xFF), 0, 1, 0x40, 0, 64, 6, 0, 0,
+                192, 0, 2, src, 192, 0, 2, dst] + tcp
+    }
+
+    @Test func theTraceMarksWhatTheImpairmentDropped() throws {
+        let inner = RecordingProcessor()
+        let impaired = ImpairedProcessor(inner, faults: try FaultConfiguration(parsing: "loss=100%"), seed: 1)
+        var lines: [String] = []
+        let tap = DeviceTap(impaired, pcap: nil, trace: (linkType: .raw, sink: { lines.append($0) }))
+        impaired.onDrop = { [unowned tap] in tap.noteDropped($0, packet: $1, now: $2) }
+        try Self.tcpPacket(from: 1, 40000, to: 2, 80, flags: .syn).withUnsafeBytes { tap.receive(packet: $0, now: Self.ms(0)) }
+        inner.toSend = [try Self.tcpPacket(from: 2, 80, to: 1, 40000, flags: [.syn, .ack])]
+        #expect(Self.drain(tap, at: Self.ms(1)).isEmpty)
+        #expect(inner.received.isEmpty)
+        #expect(lines.count == 2)
+        #expect(lines.first?.contains("◀") == true && lines.first?.contains(" SYN seq=0 ") == true)
+        #expect(lines.last?.contains("── SYN+ACK seq=0 ") == true)
+        #expect(lines.allSatisfy { $0.hasSuffix("192.0.2.1:40000  [dropped by --impair]") })
+        #expect(impaired.impairmentCounters?.inbound.lost == 1)
+        #expect(impaired.impairmentCounters?.outbound.lost == 1)
+    }
+
     @Test func theTapRecordsBothDirectionsToPcapAndTrace() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("tap-\(UUID().uuidString).pcap").path
         defer { try? FileManager.default.removeItem(atPath: path) }

@@ -59,8 +59,10 @@ public final class LinkImpairment {
 
     // MARK: inbound
 
-    /// A packet (or frame) the device delivered at `now` enters the inbound line.
-    public func receive(fromDevice packet: UnsafeRawBufferPointer, now: Instant) {
+    /// A packet (or frame) the device delivered at `now` enters the inbound line. False when
+    /// the line dropped it at once (lost, queue full or oversize).
+    @discardableResult
+    public func receive(fromDevice packet: UnsafeRawBufferPointer, now: Instant) -> Bool {
         inbound.send(from: .a, packet: packet, now: now)
     }
 
@@ -72,8 +74,10 @@ public final class LinkImpairment {
 
     // MARK: outbound
 
-    /// A packet the stack sent at `now` enters the outbound line.
-    public func send(toDevice packet: UnsafeRawBufferPointer, now: Instant) {
+    /// A packet the stack sent at `now` enters the outbound line. False when the line
+    /// dropped it at once (lost, queue full or oversize).
+    @discardableResult
+    public func send(toDevice packet: UnsafeRawBufferPointer, now: Instant) -> Bool {
         outbound.send(from: .a, packet: packet, now: now)
     }
 

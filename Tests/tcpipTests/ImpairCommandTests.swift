@@ -271,6 +271,38 @@ struct ImpairCommandTests {
         print("iptables 2 % loss: 5 MB in \(String(format: "%.2f", t.seconds)) s")
     }
 
+    /// `tcpip fetch --impair` downloads 5 MB from `python3 -m http.server` on the kernel side
+    /// (the kernel sends, our stack receives through the faults) and prints the counters.
+    @Test func fetchFiveMegabytesThroughImpairment() async throws {
+        guard Self.ready("fetch --impair", extra: ["/usr/bin/python3"]) else { return }
+        let setup = try Setup()
+        try await setup.create()
+        // The device exists first (fetch attaches to it), so the server can bind its address.
+        try await setup.exec(["ip", "tuntap", "add", "tap0", "mode", "tap"])
+        try await setup.exec(["ip", "addr", "add", "192.0.2.1/24", "dev", "tap0"])
+        try await setup.exec(["ip", "link", "set", "tap0", "up"])
+        let server = try Child(["ip", "netns", "exec", setup.name, "python3", "-m", "http.server", "8080",
+                                "--bind", "192.0.2.1", "--directory", setup.site])
+        defer { kill(server.process.processIdentifier, SIGKILL) }
+        #expect(await server.waitFor("Serving HTTP", seconds: 10), "python3: \(server.output)")
+        let spec = "loss=2%,delay=5ms,reorder=10%,duplicate=1%"
+        let start = Date()
+        let fetch = try await Self.run(["ip", "netns", "exec", setup.name, Self.binary!.path, "fetch",
+                                        "--impair", spec, "--tap", "tap0", "--impair-seed", "11", "--ip", "192.0.2.2/24",
+                                        "http://192.0.2.1:8080/f.bin", "-o", setup.output], seconds: 40)
+        let seconds = Date().timeIntervalSince(start)
+        #expect(fetch.status == 0, "fetch: \(fetch.output.suffix(3000))")
+        #expect(seconds < 40)
+        let got = FileManager.default.contents(atPath: setup.output).map { [UInt8]($0) } ?? []
+        #expect(got.count == Setup.size)
+        #expect(got == setup.file, "the downloaded bytes differ from the file")
+        #expect(fetch.output.contains("impairing tap0 both ways: \(spec) (seed 11)"))
+        #expect(try #require(Self.faultCount("lost", in: fetch.output), "no counters in: \(fetch.output)") > 0)
+        #expect(try #require(Self.faultCount("reordered", in: fetch.output)) > 0)
+        #expect(try #require(Self.faultCount("duplicated", in: fetch.output)) > 0)
+        print("fetch --impair \(spec): 5 MB in \(String(format: "%.2f", seconds)) s")
+    }
+
     /// `--pcap` records at the TAP: Ethernet frames with ARP and the TCP handshake, as tshark reads them.
     @Test func pcapRecordsTheHandshakeAtTheDevice() async throws {
         guard Self.ready("--pcap", extra: ["/usr/bin/tshark"]) else { return }

@@ -303,6 +303,26 @@ struct ImpairCommandTests {
         print("fetch --impair \(spec): 5 MB in \(String(format: "%.2f", seconds)) s")
     }
 
+    /// `tcpip ping --impair delay=20ms`: every echo waits 20 ms each way, so each round
+    /// trip takes at least 40 ms (the kernel answers in microseconds).
+    @Test func pingRoundTripsCarryTheDelayBothWays() async throws {
+        guard Self.ready("ping --impair") else { return }
+        let setup = try Setup()
+        try await setup.create()
+        try await setup.exec(["ip", "tuntap", "add", "tun0", "mode", "tun"])
+        try await setup.exec(["ip", "addr", "add", "192.0.2.1/24", "dev", "tun0"])
+        try await setup.exec(["ip", "link", "set", "tun0", "up"])
+        let ping = try await Self.run(["ip", "netns", "exec", setup.name, Self.binary!.path, "ping", "--tun", "tun0",
+                                       "--ip", "192.0.2.2/24", "--impair", "delay=20ms", "-c", "3", "192.0.2.1"],
+                                      seconds: 20)
+        #expect(ping.status == 0, "ping: \(ping.output)")
+        let times = ping.output.split(separator: "\n").filter { $0.contains("bytes from 192.0.2.1") }
+            .compactMap { line in line.range(of: "time=").flatMap { Double(line[$0.upperBound...].prefix { $0 != " " }) } }
+        #expect(times.count == 3, "ping: \(ping.output)")
+        for t in times { #expect(t >= 40 && t < 1000, "round trip \(t) ms") }
+        #expect(Self.faultCount("offered", in: ping.output).map { $0 >= 6 } == true, "ping: \(ping.output)")
+    }
+
     /// `--pcap` records at the TAP: Ethernet frames with ARP and the TCP handshake, as tshark reads them.
     @Test func pcapRecordsTheHandshakeAtTheDevice() async throws {
         guard Self.ready("--pcap", extra: ["/usr/bin/tshark"]) else { return }

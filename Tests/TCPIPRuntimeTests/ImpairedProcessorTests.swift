@@ -147,3 +147,52 @@ struct ImpairedProcessorTests {
         #expect(lines.isEmpty)
     }
 }
+
+/// Two stacks over a socket pair, the server's output through `ImpairedProcessor`: the loop
+/// runs the wrapper like any processor (delayed packets wake it), and its counters reach
+/// `TCPStack.statistics()`.
+@Suite("Impaired stacks over a socket pair")
+struct ImpairedStackTests {
+    static let serverIP = IPv4Address(192, 0, 2, 1)
+    static let clientIP = IPv4Address(192, 0, 2, 2)
+
+    @Test func dataCrossesALossyDelayedLinkAndRetransmitsStayCountedAfterAReset() async throws {
+        var config = TCPConfiguration()
+        config.maximumSegmentLifetime = .milliseconds(50)
+        let (a, b) = SocketPairEnd.pair()
+        let client = try TCPStack(interface: a, processor: IPv4Host(address: Self.clientIP, configuration: config, seed: 1))
+        let faults = try FaultConfiguration(parsing: "loss=5%,delay=2ms")
+        let serverHost = IPv4Host(address: Self.serverIP, configuration: config, seed: 2)
+        let server = try TCPStack(interface: b, processor: ImpairedProcessor(serverHost, inbound: .none, outbound: faults, seed: 9))
+        let listener = try await server.listen(port: 9)
+        let sent = (0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ ($0 >> 9)) }
+        let accepted = Task { try await listener.accept() }
+        let c = try await within(10) { try await client.connect(to: Self.serverIP, port: 9, timeout: .seconds(5)) }
+        let s = try await within(10) { try await accepted.value }
+        let writer = Task { try await s.write(sent) }
+        let got = try await within(30) {
+            var got: [UInt8] = []
+            while got.count < sent.count {
+                let b = try await c.read(maxBytes: 65536)
+                if b.isEmpty { break }
+                got += b
+            }
+            return got
+        }
+        try await writer.value
+        #expect(got == sent)
+        // The client never closes: the server's FIN leaves it in FIN-WAIT-2 and the shutdown
+        // resets it at the end of the grace period. Its counters must survive that.
+        await server.shutdown(gracePeriod: .milliseconds(200))
+        let stats = await server.statistics()
+        let impairment = try #require(stats.impairment)
+        #expect(impairment.outbound.lost > 0)
+        var perfect = FaultCounters()
+        perfect.offered = impairment.inbound.offered
+        #expect(impairment.inbound == perfect)  // no faults that way: only counted
+        #expect(stats.retransmittedSegments > 0)
+        #expect(stats.description.contains("impairment out: offered=\(impairment.outbound.offered) lost=\(impairment.outbound.lost) "))
+        c.abort()
+        await client.shutdown(gracePeriod: .zero)
+    }
+}

@@ -323,6 +323,27 @@ struct ImpairCommandTests {
         #expect(Self.faultCount("offered", in: ping.output).map { $0 >= 6 } == true, "ping: \(ping.output)")
     }
 
+    /// A bad spec or a seed without --impair is a usage error (exit 64) naming the problem,
+    /// before any device is opened.
+    @Test func badImpairOptionsAreUsageErrors() async throws {
+        guard let binary = Self.binary else {
+            if ProcessInfo.processInfo.environment["CI"] == "true" { Issue.record("no tcpip binary") }
+            return
+        }
+        let cases: [([String], String)] = [
+            (["serve", "echo", "--port", "7", "--impair", "loss=200%"], "--impair: loss=200%: out of range"),
+            (["fetch", "http://192.0.2.1/", "--impair", "delay=fast"], "--impair: delay=fast: expected a duration"),
+            (["ping", "192.0.2.1", "--impair", "wobble=1%"], "--impair: unknown fault 'wobble'"),
+            (["ping", "192.0.2.1", "--impair-seed", "3"], "--impair-seed needs --impair"),
+            (["serve", "echo", "--port", "7", "--pcap", ""], "--pcap: empty file name"),
+        ]
+        for (args, message) in cases {
+            let r = try await Self.run([binary.path] + args + ["--tap", "tapnone0", "--ip", "192.0.2.2/24"], seconds: 10)
+            #expect(r.status == 64, "\(args): \(r.output)")
+            #expect(r.output.contains(message), "\(args): \(r.output)")
+        }
+    }
+
     /// `--pcap` records at the TAP: Ethernet frames with ARP and the TCP handshake, as tshark reads them.
     @Test func pcapRecordsTheHandshakeAtTheDevice() async throws {
         guard Self.ready("--pcap", extra: ["/usr/bin/tshark"]) else { return }

@@ -166,8 +166,11 @@ struct ImpairCommandTests {
 
     /// The numbers after `key=` in the `impairment in:` and `impairment out:` lines, summed.
     private static func faultCount(_ key: String, in output: String) -> Int? {
-        let lines = output.split(separator: "\n").filter { $0.hasPrefix("impairment in:") || $0.hasPrefix("impairment out:") }
-        guard lines.count == 2 else { return nil }
+        // The last report (SIGUSR1 may have printed one before the one on exit).
+        let all = output.split(separator: "\n")
+        guard let inbound = all.last(where: { $0.hasPrefix("impairment in:") }),
+              let outbound = all.last(where: { $0.hasPrefix("impairment out:") }) else { return nil }
+        let lines = [inbound, outbound]
         var total = 0
         for line in lines {
             guard let item = line.split(separator: " ").first(where: { $0.hasPrefix(key + "=") }),
@@ -205,6 +208,11 @@ struct ImpairCommandTests {
         var extra = ""
         if kernelSide != nil {
             extra = (try? await setup.exec(["iptables", "-L", "-v", "-n", "-x"])) ?? ""
+        }
+        if options.contains("--impair") {
+            // SIGUSR1 prints the counters, the fault counters with them, while serving.
+            kill(server.process.processIdentifier, SIGUSR1)
+            #expect(await server.waitFor("impairment out:", seconds: 5), "no counters on SIGUSR1: \(server.output.suffix(2000))")
         }
         let out = await setup.stop(server)
         #expect(curl.status == 0, "curl: \(curl.output)\nserver: \(out.suffix(3000))")

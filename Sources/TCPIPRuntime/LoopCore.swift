@@ -94,7 +94,7 @@ final class LoopCore {
         self.host = processor.tcpHost
         self.processor = processor
         self.interface = interface
-        self.pingInterface = processor as? Interface
+        self.pingInterface = processor.pingInterface
         inBuffer = .allocate(byteCount: 65536, alignment: 16)
         outBuffer = .allocate(byteCount: max(processor.maximumPacketSize, 68), alignment: 16)
     }
@@ -434,11 +434,17 @@ final class LoopCore {
             for w in l.waiters { w.continuation.resume(throwing: TCPStreamError.stackStopped) }
         }
         listeners.removeAll()
+        // Their counters are kept (retired): the table forgets them once they are reset.
         for s in streams.values {
             failPending(s, with: .stackStopped)
             host.abort(s.handle)
+            retire(s.connection)
         }
-        for d in draining where d.connection.state != .closed { host.abort(d.handle) }
+        for d in draining {
+            if d.connection.state != .closed { host.abort(d.handle) }
+            retire(d.connection)
+        }
+        draining.removeAll()
         streams.removeAll()
         failPings()
         closeAllUDP(with: TCPStreamError.stackStopped)
@@ -471,7 +477,9 @@ final class LoopCore {
         s.openStreams = streams.count
         s.retransmittedSegments = retiredRetransmits
         s.timeouts = retiredTimeouts
-        for c in host.connections {
+        // Closed connections still in the table are retired ones (counted above) or ones the
+        // application never held.
+        for c in host.connections where c.state != .closed {
             let k = c.counters
             s.retransmittedSegments += k.retransmittedSegments
             s.timeouts += k.timeouts
@@ -479,6 +487,7 @@ final class LoopCore {
         s.deviceWriteDrops = deviceWriteDrops
         s.loopRounds = rounds
         s.failure = failure
+        s.impairment = processor.impairmentCounters
         return s
     }
 }
@@ -500,6 +509,8 @@ public struct TCPStackStatistics: Sendable, Hashable, CustomStringConvertible {
     public var loopRounds = 0
     /// Why the loop stopped on its own (a device error), if it did.
     public var failure: String? = nil
+    /// What the impairment (`--impair`) between device and stack did, when there is one.
+    public var impairment: ImpairmentCounters? = nil
 
     public init() {}
 
@@ -510,6 +521,7 @@ public struct TCPStackStatistics: Sendable, Hashable, CustomStringConvertible {
             "retransmitted segments \(retransmittedSegments), RTO timeouts \(timeouts), device write drops \(deviceWriteDrops)",
             "drops (\(host.drops.total)): \(host.drops)",
         ]
+        if let impairment { lines.append(impairment.description) }
         if let failure { lines.append("loop failure: \(failure)") }
         return lines.joined(separator: "\n")
     }

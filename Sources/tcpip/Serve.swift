@@ -145,6 +145,7 @@ struct Serve: ParsableCommand {
             fflush(nil)
             listener.close()
             blocking { await stack.shutdown(gracePeriod: .seconds(3)) }
+            opened.capture?.close()
             server.cancel()
             let s = blocking { await stack.statistics() }
             print("counters:\n\(s)")

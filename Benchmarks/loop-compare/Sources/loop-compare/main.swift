@@ -113,13 +113,29 @@ func startNIO(device: TunTapDevice, io: NIODeviceIO, port: UInt16, echo: Bool, c
 struct Sample {
     var value: Double      // trans/s (rr) or Gbit/s (bulk)
     var cpuPercent: Double // this process (stack + app), user + system, % of one core
+    // Per transaction (rr) or per MB = 10^6 bytes received (bulk), over the same window:
+    var cpuMicroseconds: Double  // CPU time of this process
+    var switches: Double         // context switches (voluntary + involuntary), all threads
+    var readWrites: Double       // read/write-family syscalls (/proc/self/io syscr + syscw)
 }
 
-func cpuSeconds() -> Double {
-    var u = rusage()
-    getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &u)
-    return Double(u.ru_utime.tv_sec) + Double(u.ru_utime.tv_usec) / 1e6
-        + Double(u.ru_stime.tv_sec) + Double(u.ru_stime.tv_usec) / 1e6
+/// Process-wide counters that do not depend on how busy the machine is (except the CPU time).
+struct Usage {
+    var cpu: Double = 0, switches: Double = 0, readWrites: Double = 0
+    static func now() -> Usage {
+        var u = rusage()
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &u)
+        var r = Usage()
+        r.cpu = Double(u.ru_utime.tv_sec) + Double(u.ru_utime.tv_usec) / 1e6
+            + Double(u.ru_stime.tv_sec) + Double(u.ru_stime.tv_usec) / 1e6
+        r.switches = Double(u.ru_nvcsw + u.ru_nivcsw)
+        if let io = try? String(contentsOfFile: "/proc/self/io", encoding: .utf8) {
+            for l in io.split(separator: "\n") where l.hasPrefix("syscr:") || l.hasPrefix("syscw:") {
+                r.readWrites += Double(l.split(separator: " ").last.flatMap { Double($0) } ?? 0)
+            }
+        }
+        return r
+    }
 }
 
 func measure(driver: String, workload: String, seconds: Double, port: UInt16,
@@ -148,18 +164,21 @@ func measure(driver: String, workload: String, seconds: Double, port: UInt16,
         throw BenchError("\(driver) \(workload): no data arrived (client: \(client.text.trimmingCharacters(in: .whitespacesAndNewlines)); \(info))")
     }
     try await Task.sleep(for: .seconds(warmup))
-    let b0 = counter.current, t0 = monotonicSeconds(), c0 = cpuSeconds()
+    let b0 = counter.current, t0 = monotonicSeconds(), u0 = Usage.now()
     try await Task.sleep(for: .seconds(seconds))
-    let b1 = counter.current, t1 = monotonicSeconds(), c1 = cpuSeconds()
+    let b1 = counter.current, t1 = monotonicSeconds(), u1 = Usage.now()
     let status = await client.wait(seconds: clientSeconds + 10)
     let info = await server.stop()
     let wall = t1 - t0
     let value = echo ? Double(b1 - b0) / wall : Double(b1 - b0) * 8 / wall / 1e9
     if verbose {
-        print("  [\(driver) \(workload) port \(port)] client exit \(status.map(String.init) ?? "killed"): \(client.text.trimmingCharacters(in: .whitespacesAndNewlines)); server: \(info)")
+        say("  [\(driver) \(workload) port \(port)] client exit \(status.map(String.init) ?? "killed"): \(client.text.trimmingCharacters(in: .whitespacesAndNewlines)); server: \(info)")
     }
     guard status == 0 else { throw BenchError("\(driver) \(workload): client failed: \(client.text)") }
-    return Sample(value: value, cpuPercent: (c1 - c0) / wall * 100)
+    let ops = max(1, echo ? Double(b1 - b0) : Double(b1 - b0) / 1e6)
+    return Sample(value: value, cpuPercent: (u1.cpu - u0.cpu) / wall * 100,
+                  cpuMicroseconds: (u1.cpu - u0.cpu) * 1e6 / ops, switches: (u1.switches - u0.switches) / ops,
+                  readWrites: (u1.readWrites - u0.readWrites) / ops)
 }
 
 func median(_ xs: [Double]) -> Double {
@@ -168,20 +187,31 @@ func median(_ xs: [Double]) -> Double {
     return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
 }
 
-func line(driver: String, workload: String, _ v: Double, cpu: Double, runs: Int? = nil, all: [Double]? = nil) -> String {
-    var s = "loop-compare driver=\(driver) workload=\(workload)"
+func line(driver: String, workload: String, _ s: Sample, runs: Int? = nil, all: [Double]? = nil) -> String {
+    var t = "loop-compare driver=\(driver) workload=\(workload)"
+    let per = workload == "rr" ? "trans" : "mb"
     if workload == "rr" {
-        s += " trans_s=\(Int(v.rounded())) mean_rtt_us=\(String(format: "%.1f", 1e6 / v))"
+        t += " trans_s=\(Int(s.value.rounded())) mean_rtt_us=\(String(format: "%.1f", 1e6 / s.value))"
     } else {
-        s += " gbit_s=\(String(format: "%.3f", v))"
+        t += " gbit_s=\(String(format: "%.3f", s.value))"
     }
-    s += " cpu_pct=\(Int(cpu.rounded()))"
-    if let runs { s += " runs=\(runs)" }
-    if let all { s += " all=" + all.map { workload == "rr" ? "\(Int($0.rounded()))" : String(format: "%.3f", $0) }.joined(separator: ",") }
-    return s
+    t += " cpu_pct=\(Int(s.cpuPercent.rounded()))"
+    t += " cpu_us_per_\(per)=\(String(format: "%.1f", s.cpuMicroseconds))"
+    t += " csw_per_\(per)=\(String(format: "%.2f", s.switches))"
+    t += " rw_syscalls_per_\(per)=\(String(format: "%.2f", s.readWrites))"
+    if let runs { t += " runs=\(runs)" }
+    if let all { t += " all=" + all.map { workload == "rr" ? "\(Int($0.rounded()))" : String(format: "%.3f", $0) }.joined(separator: ",") }
+    return t
 }
 
 // MARK: main
+
+/// One line to standard output at once (unbuffered: the lines appear as they come, also
+/// in a file or a pipe).
+func say(_ text: String) {
+    var t = text + "\n"
+    t.withUTF8 { b in _ = Glibc.write(1, b.baseAddress, b.count) }
+}
 
 func mainBenchmark(_ args: [String]) async -> Int32 {
     var seconds = 3.0, runs = 3
@@ -198,23 +228,23 @@ func mainBenchmark(_ args: [String]) async -> Int32 {
         case "--drivers": drivers = next.split(separator: ",").map(String.init); i += 1
         case "--verbose", "-v": verbose = true
         default:
-            print("usage: loop-compare [--seconds S] [--runs N] [--workloads rr,bulk] [--drivers poll,nio,nio-raw] [--verbose]")
+            say("usage: loop-compare [--seconds S] [--runs N] [--workloads rr,bulk] [--drivers poll,nio,nio-raw] [--verbose]")
             return 2
         }
         i += 1
     }
     guard getuid() == 0 else {
-        print("SKIP loop-compare: needs root (a network namespace and a TUN device)")
+        say("SKIP loop-compare: needs root (a network namespace and a TUN device)")
         return 0
     }
     var pathBuf = [CChar](repeating: 0, count: 4096)
     let n = readlink("/proc/self/exe", &pathBuf, pathBuf.count - 1)
-    guard n > 0 else { print("loop-compare: cannot read /proc/self/exe"); return 1 }
+    guard n > 0 else { say("loop-compare: cannot read /proc/self/exe"); return 1 }
     let selfPath = String(decoding: pathBuf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
 
     installSignalCleanup()
     let namespace: BenchNamespace
-    do { namespace = try BenchNamespace() } catch { print("loop-compare: \(error)"); return 1 }
+    do { namespace = try BenchNamespace() } catch { say("loop-compare: \(error)"); return 1 }
     namespaceToDelete = namespace.name
     defer { namespace.delete() }
     do {
@@ -228,7 +258,7 @@ func mainBenchmark(_ args: [String]) async -> Int32 {
             .split(separator: "\n").first { $0.hasPrefix("model name") }?
             .split(separator: ":").last?.trimmingCharacters(in: .whitespaces) ?? "?"
         let load = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").prefix(3).joined(separator: " ") ?? "?"
-        print("loop-compare: namespace \(namespace.name), TUN \(device.name) mtu \(mtu), \(seconds) s per run, \(runs) runs, cpus \(ProcessInfo.processInfo.activeProcessorCount) (\(cpuModel)), load \(load)")
+        say("loop-compare: namespace \(namespace.name), TUN \(device.name) mtu \(mtu), \(seconds) s per run, \(runs) runs, cpus \(ProcessInfo.processInfo.activeProcessorCount) (\(cpuModel)), load \(load)")
         var port: UInt16 = 7000
         for workload in workloads {
             var results: [String: [Sample]] = [:]
@@ -240,17 +270,19 @@ func mainBenchmark(_ args: [String]) async -> Int32 {
                     let s = try await measure(driver: driver, workload: workload, seconds: seconds, port: port,
                                               device: device, namespace: namespace, selfPath: selfPath, verbose: verbose)
                     results[driver, default: []].append(s)
-                    print("  run \(run): " + line(driver: driver, workload: workload, s.value, cpu: s.cpuPercent))
+                    say("  run \(run): " + line(driver: driver, workload: workload, s))
                 }
             }
             for driver in drivers {
                 let ss = results[driver] ?? []
-                print(line(driver: driver, workload: workload, median(ss.map(\.value)), cpu: median(ss.map(\.cpuPercent)),
-                           runs: ss.count, all: ss.map(\.value)))
+                let m = Sample(value: median(ss.map(\.value)), cpuPercent: median(ss.map(\.cpuPercent)),
+                               cpuMicroseconds: median(ss.map(\.cpuMicroseconds)), switches: median(ss.map(\.switches)),
+                               readWrites: median(ss.map(\.readWrites)))
+                say(line(driver: driver, workload: workload, m, runs: ss.count, all: ss.map(\.value)))
             }
         }
     } catch {
-        print("loop-compare: FAILED: \(error)")
+        say("loop-compare: FAILED: \(error)")
         return 1
     }
     return 0

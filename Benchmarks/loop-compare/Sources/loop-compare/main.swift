@@ -280,6 +280,15 @@ func mainBenchmark(_ args: [String]) async -> Int32 {
                                readWrites: median(ss.map(\.readWrites)))
                 say(line(driver: driver, workload: workload, m, runs: ss.count, all: ss.map(\.value)))
             }
+            // Paired: each run's drivers ran back to back, so their ratio is less exposed to
+            // the machine's load drifting between runs than the ratio of the medians.
+            if let base = drivers.first, let b = results[base] {
+                for driver in drivers.dropFirst() {
+                    let ratios = zip(results[driver] ?? [], b).map { $0.value / $1.value }
+                    say("loop-compare ratio workload=\(workload) \(driver)/\(base) median=\(String(format: "%.2f", median(ratios))) all="
+                        + ratios.map { String(format: "%.2f", $0) }.joined(separator: ","))
+                }
+            }
         }
     } catch {
         say("loop-compare: FAILED: \(error)")

@@ -74,6 +74,7 @@ final class NIODriver: @unchecked Sendable {
     var rounds = 0
     var timerFires = 0
     var channelReads = 0
+    var readCompletes = 0
     var rawReads = 0
     var writes = 0
     var failure: String?
@@ -129,6 +130,7 @@ final class NIODriver: @unchecked Sendable {
 
     /// After a readiness event's reads (raw: drain the rest of the device first).
     func readComplete() {
+        readCompletes += 1
         if io == .raw {
             let now = MonotonicClock.now()
             for _ in 0..<NIODriver.readBatch {
@@ -346,7 +348,7 @@ final class NIODriver: @unchecked Sendable {
             flush(now: MonotonicClock.now())
             stopped = true
             timer?.cancel()
-            return "rounds=\(rounds) timer_fires=\(timerFires) channel_reads=\(channelReads) raw_reads=\(rawReads) writes=\(writes)"
+            return "rounds=\(rounds) timer_fires=\(timerFires) channel_reads=\(channelReads) read_completes=\(readCompletes) raw_reads=\(rawReads) writes=\(writes)"
         }.get()) ?? "?"
         try? await channel?.close()
         try? await group.shutdownGracefully()

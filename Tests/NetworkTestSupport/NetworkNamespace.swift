@@ -107,6 +107,16 @@ public final class NetworkNamespace {
         let r = try runCommand(["ip", "link", "set", "dev", interface, "netns", name])
         guard r.status == 0 else { throw NamespaceError(message: "move \(interface) to \(name): \(r.output)") }
     }
+
+    /// Makes a TAP or TUN (`kind` "tap" or "tun") named `device` with `ip tuntap add`, gives
+    /// the kernel's side of it `address` (CIDR) and brings it up; a `tcpip` command can then
+    /// attach to it.
+    public func addTunTap(kind: String, device: String, address: String) async throws {
+        for args in [["tuntap", "add", device, "mode", kind], ["addr", "add", address, "dev", device],
+                     ["link", "set", device, "up"]] {
+            try await runChecked(["ip"] + args)
+        }
+    }
 }
 
 public struct NamespaceError: Error, CustomStringConvertible {

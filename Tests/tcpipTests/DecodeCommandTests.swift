@@ -6,19 +6,10 @@ import TCPIP
 /// `tcpip decode` run as a process on the kernel fixture: it prints exactly what the
 /// core's `PacketDescriber` formats, and fails cleanly on a truncated or missing file.
 @Suite struct DecodeCommandTests {
-    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let fixture = packageRoot.appendingPathComponent("Tests/Fixtures/kernel-curl.pcap")
+    static let fixture = TCPIPCommand.packageRoot.appendingPathComponent("Tests/Fixtures/kernel-curl.pcap")
 
     /// The built `tcpip` next to the test bundle (or in the package's .build/debug).
-    static let binary: URL? = {
-        var candidates: [URL] = []
-        if let first = CommandLine.arguments.first {
-            candidates.append(URL(fileURLWithPath: first).deletingLastPathComponent().appendingPathComponent("tcpip"))
-        }
-        candidates.append(Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("tcpip"))
-        candidates.append(packageRoot.appendingPathComponent(".build/debug/tcpip"))
-        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }
-    }()
+    static var binary: URL? { TCPIPCommand.binary }
 
     static var enabled: Bool { binary != nil || ProcessInfo.processInfo.environment["CI"] == "true" }
 

@@ -12,18 +12,15 @@ struct EchoInteropTests {
 
     /// A file of `count` random bytes; removed with its directory on deinit.
     private final class RandomFile {
-        let directory: URL
+        let temporary: TemporaryDirectory
+        var directory: URL { temporary.url }
         let url: URL
         let bytes: Data
         init(count: Int) throws {
-            directory = FileManager.default.temporaryDirectory.appendingPathComponent("tcpip-echo-interop-\(UUID().uuidString)")
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            var rng = SystemRandomNumberGenerator()
-            bytes = Data((0..<count).map { _ in UInt8.random(in: 0...255, using: &rng) })
-            url = directory.appendingPathComponent("sent.bin")
-            try bytes.write(to: url)
+            temporary = try TemporaryDirectory(prefix: "tcpip-echo-interop")
+            bytes = Data(randomBytes(count: count))
+            url = URL(fileURLWithPath: try temporary.write(bytes, to: "sent.bin"))
         }
-        deinit { try? FileManager.default.removeItem(at: directory) }
     }
 
     /// ncat then socat, each from the kernel's namespace: 1 MB to the echo port with the

@@ -33,30 +33,24 @@ struct FetchCommandTests {
         let ns: NetworkNamespace
         var namespace: String { ns.name }
         let device: String
-        let directory: URL
+        let temporary: TemporaryDirectory
+        var directory: URL { temporary.url }
         var server: ChildProcess?
 
-        private init(ns: NetworkNamespace, device: String, directory: URL) {
+        private init(ns: NetworkNamespace, device: String, temporary: TemporaryDirectory) {
             self.ns = ns
             self.device = device
-            self.directory = directory
+            self.temporary = temporary
         }
 
         static func make(kind: String, device: String) async throws -> KernelHTTPServer {
             let ns = try await NetworkNamespace.make(prefix: "tcpipfetch")
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tcpip-fetch-\(UUID().uuidString)")
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            let k = KernelHTTPServer(ns: ns, device: device, directory: directory)
-            for args in [["tuntap", "add", device, "mode", kind], ["addr", "add", "192.0.2.1/24", "dev", device], ["link", "set", device, "up"]] {
-                try await k.ns.runChecked(["ip"] + args)
-            }
+            let k = KernelHTTPServer(ns: ns, device: device, temporary: try TemporaryDirectory(prefix: "tcpip-fetch"))
+            try await k.ns.addTunTap(kind: kind, device: device, address: "192.0.2.1/24")
             return k
         }
 
-        deinit {
-            server?.signal(SIGKILL)
-            try? FileManager.default.removeItem(at: directory)
-        }
+        deinit { server?.signal(SIGKILL) }
 
         /// Writes `count` random bytes to `name` in the served directory; returns its path.
         func makeFile(_ name: String, count: Int) async throws -> String {

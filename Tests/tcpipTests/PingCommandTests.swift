@@ -27,9 +27,7 @@ struct PingCommandTests {
 
         static func make(kind: String, device: String) async throws -> Namespace {
             let n = Namespace(ns: try await NetworkNamespace.make(prefix: "tcpipping"), device: device)
-            for args in [["tuntap", "add", device, "mode", kind], ["addr", "add", "192.0.2.1/24", "dev", device], ["link", "set", device, "up"]] {
-                try await n.ns.runChecked(["ip"] + args)
-            }
+            try await n.ns.addTunTap(kind: kind, device: device, address: "192.0.2.1/24")
             return n
         }
 

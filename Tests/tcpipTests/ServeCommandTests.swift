@@ -7,17 +7,12 @@ import Testing
 /// otherwise, a failure when CI=true.
 @Suite("tcpip serve over TUN and TAP", .serialized, .prioritized)
 struct ServeCommandTests {
-    @Test func serveEchoAnswersTheKernelCountsOnUSR1AndExitsZeroOnSIGTERM() async throws {
-        guard TCPIPCommand.ready("tcpip serve test") else { return }
-        let ns = try await NetworkNamespace.make(prefix: "tcpipcli")
-        let server = try TCPIPCommand.start(in: ns, ["serve", "echo", "--tun", "tunsrv0", "--ip", "192.0.2.2/24", "--port", "7"])
-        #expect(await server.waitFor(text: "serving echo on 192.0.2.2:7", seconds: 5), "\(server.output)")
-        try await ns.runChecked(["ip", "addr", "add", "192.0.2.1/24", "dev", "tunsrv0"])
-
-        // An echo of 200 KB, a refused port, and a connection left open across SIGTERM.
-        let script = #"""
-        import socket, random, sys, time, os, signal
-        data = random.Random(3).randbytes(200000)
+    /// Python (after `import socket, random`): sends `count` random bytes (seed `seed`) to the
+    /// echo port 7 and half-closes, reads to EOF and prints "ECHO OK|BAD N", then connects
+    /// to port 9, where nothing listens, and prints "PORT9 REFUSED" or "PORT9 CONNECTED".
+    private static func echoThenClosedPort(seed: Int, count: Int) -> String {
+        #"""
+        data = random.Random(\#(seed)).randbytes(\#(count))
         s = socket.create_connection(("192.0.2.2", 7), timeout=5)
         s.sendall(data); s.shutdown(socket.SHUT_WR)
         got = bytearray()
@@ -30,6 +25,19 @@ struct ServeCommandTests {
             socket.create_connection(("192.0.2.2", 9), timeout=3); print("PORT9 CONNECTED")
         except ConnectionRefusedError:
             print("PORT9 REFUSED")
+
+        """#
+    }
+
+    @Test func serveEchoAnswersTheKernelCountsOnUSR1AndExitsZeroOnSIGTERM() async throws {
+        guard TCPIPCommand.ready("tcpip serve test") else { return }
+        let ns = try await NetworkNamespace.make(prefix: "tcpipcli")
+        let server = try TCPIPCommand.start(in: ns, ["serve", "echo", "--tun", "tunsrv0", "--ip", "192.0.2.2/24", "--port", "7"])
+        #expect(await server.waitFor(text: "serving echo on 192.0.2.2:7", seconds: 5), "\(server.output)")
+        try await ns.runChecked(["ip", "addr", "add", "192.0.2.1/24", "dev", "tunsrv0"])
+
+        // An echo of 200 KB, a refused port, and a connection left open across SIGTERM.
+        let script = "import socket, random, sys, time, os, signal\n" + Self.echoThenClosedPort(seed: 3, count: 200000) + #"""
         idle = socket.create_connection(("192.0.2.2", 7), timeout=8)
         idle.sendall(b"ping")
         print("IDLE", idle.recv(10).decode())
@@ -67,22 +75,7 @@ struct ServeCommandTests {
         #expect(await server.waitFor(text: "serving echo on 192.0.2.2:7", seconds: 5), "\(server.output)")
         #expect(server.output.contains("new TAP tapsrv0"), "\(server.output)")
         try await ns.runChecked(["ip", "addr", "add", "192.0.2.1/24", "dev", "tapsrv0"])
-        let script = #"""
-        import socket, random
-        data = random.Random(5).randbytes(300000)
-        s = socket.create_connection(("192.0.2.2", 7), timeout=5)
-        s.sendall(data); s.shutdown(socket.SHUT_WR)
-        got = bytearray()
-        while True:
-            b = s.recv(65536)
-            if not b: break
-            got.extend(b)
-        print("ECHO", "OK" if bytes(got) == data else "BAD", len(got))
-        try:
-            socket.create_connection(("192.0.2.2", 9), timeout=3); print("PORT9 CONNECTED")
-        except ConnectionRefusedError:
-            print("PORT9 REFUSED")
-        """#
+        let script = "import socket, random\n" + Self.echoThenClosedPort(seed: 5, count: 300000)
         let r = try await ns.run(["/usr/bin/python3", "-c", script], seconds: 20)
         #expect(r.output.contains("ECHO OK 300000"), "\(r.output)")
         #expect(r.output.contains("PORT9 REFUSED"), "\(r.output)")

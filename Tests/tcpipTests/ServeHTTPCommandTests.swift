@@ -16,24 +16,17 @@ struct ServeHTTPCommandTests {
     /// `index.html`) and, beside it, `secret.txt` that must never be served. Removed on deinit.
     private final class SiteFixture {
         static let bigSize = 50 * 1024 * 1024
-        let base: URL
+        let directory: TemporaryDirectory
+        var base: URL { directory.url }
         var site: URL { base.appendingPathComponent("site") }
         let index = "<html><body>tcpip index page</body></html>\n"
         let secret = "SECRET-OUTSIDE-THE-ROOT\n"
         init() throws {
-            base = FileManager.default.temporaryDirectory.appendingPathComponent("tcpip-http-site-\(UUID().uuidString)")
-            try FileManager.default.createDirectory(at: base.appendingPathComponent("site"), withIntermediateDirectories: true)
-            var rng = SystemRandomNumberGenerator()
-            var big = [UInt8](repeating: 0, count: Self.bigSize)
-            big.withUnsafeMutableBytes { raw in
-                let words = raw.bindMemory(to: UInt64.self)
-                for i in words.indices { words[i] = rng.next() }
-            }
-            try Data(big).write(to: site.appendingPathComponent("big.bin"))
-            try Data(index.utf8).write(to: site.appendingPathComponent("index.html"))
-            try Data(secret.utf8).write(to: base.appendingPathComponent("secret.txt"))
+            directory = try TemporaryDirectory(prefix: "tcpip-http-site")
+            try directory.write(randomBytes(count: Self.bigSize), to: "site/big.bin")
+            try directory.write(index.utf8, to: "site/index.html")
+            try directory.write(secret.utf8, to: "secret.txt")
         }
-        deinit { try? FileManager.default.removeItem(at: base) }
     }
 
     /// VmHWM (peak resident set, kB) of a process. The server's pid is the one we started:

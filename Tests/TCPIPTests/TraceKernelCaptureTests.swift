@@ -102,19 +102,10 @@ import NetworkTestSupport
             }
             return nil
         }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: path)
-        p.arguments = args
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        let data = try await offThePool { () throws -> Data in
-            try p.run()
-            let data = out.fileHandleForReading.readDataToEndOfFile()
-            p.waitUntilExit()
-            return data
-        }
-        return String(decoding: data, as: UTF8.self)
+        // Waited for without holding a cooperative thread, and bounded; stderr is not looked at.
+        let r = try await runSeparately([path] + args, seconds: 60)
+        if r.timedOut { Issue.record("tshark still running after 60 s") }
+        return r.stdoutText
     }
 
     @Test(arguments: captures)

@@ -36,29 +36,18 @@ enum Tshark {
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
             let file = dir.appendingPathComponent("capture.pcap")
             try Data(pcap).write(to: file)
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: exe)
             var args = ["-r", file.path, "-T", "json", "--no-duplicate-keys",
                         "-o", "tcp.check_checksum:TRUE", "-o", "ip.check_checksum:TRUE",
                         "-o", "udp.check_checksum:TRUE"]
             for pref in preferences { args += ["-o", pref] }
-            p.arguments = args
-            let out = Pipe(), err = Pipe()
-            p.standardOutput = out
-            p.standardError = err
-            // tshark takes seconds on a loaded machine: wait off the cooperative pool.
-            let (data, errors, status) = try await offThePool { () throws -> (Data, String, Int32) in
-                try p.run()
-                let data = out.fileHandleForReading.readDataToEndOfFile()
-                let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-                p.waitUntilExit()
-                return (data, errors, p.terminationStatus)
-            }
-            guard status == 0 else {
-                Issue.record("tshark exited with \(status): \(errors)", sourceLocation: sourceLocation)
+            // tshark takes seconds on a loaded machine: waited for without holding a thread, bounded.
+            let r = try await runSeparately([exe] + args, seconds: 60)
+            guard r.status == 0 else {
+                let how = r.status.map { "exited with \($0)" } ?? "was still running after 60 s"
+                Issue.record("tshark \(how): \(r.stderr)", sourceLocation: sourceLocation)
                 return nil
             }
-            guard let json = try JSONSerialization.jsonObject(with: data) as? [[String: Any]] else {
+            guard let json = try JSONSerialization.jsonObject(with: r.stdout) as? [[String: Any]] else {
                 Issue.record("tshark JSON is not an array of packets", sourceLocation: sourceLocation)
                 return nil
             }

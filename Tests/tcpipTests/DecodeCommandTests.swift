@@ -24,22 +24,13 @@ import TCPIP
             Issue.record("CI=true but the tcpip binary was not found next to the tests")
             return nil
         }
-        let p = Process()
-        p.executableURL = binary
-        p.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        // Off the cooperative pool: the wait holds a thread for as long as the child runs.
-        let (o, e, status) = try await offThePool { () throws -> (Data, Data, Int32) in
-            try p.run()
-            // Read both pipes to the end before waiting, so a full pipe cannot block the child.
-            let o = out.fileHandleForReading.readDataToEndOfFile()
-            let e = err.fileHandleForReading.readDataToEndOfFile()
-            p.waitUntilExit()
-            return (o, e, p.terminationStatus)
+        // Waited for without holding a cooperative thread, and bounded.
+        let r = try await runSeparately([binary.path] + arguments, seconds: 30)
+        guard let status = r.status else {
+            Issue.record("tcpip \(arguments.joined(separator: " ")) still running after 30 s: \(r.stderr)")
+            return nil
         }
-        return Run(status: status, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+        return Run(status: status, stdout: r.stdoutText, stderr: r.stderr)
     }
 
     static func expected(_ bytes: [UInt8], _ options: PacketDescriber.Options) -> String {

@@ -128,9 +128,11 @@ perf_start() { # <out>
 perf_report() { # <out> <label>
     [ -n "${PERF_PID:-}" ] || return 0
     wait "$PERF_PID" 2>/dev/null
-    echo "# perf: top symbols of tcpip, $2 (self %)"
-    perf report -i "$1" --stdio --no-children --sort symbol 2>/dev/null | grep -E '^ +[0-9]' | head -15 \
-        | sed -E 's/^ +//' | cut -c1-150
+    local rep; rep=$(perf report -i "$1" --stdio --no-children --sort symbol 2>/dev/null | grep -E '^ +[0-9]' | sed -E 's/^ +//')
+    echo "# perf: tcpip, $2: $(awk '/\[k\]/{k+=$1} /\[\.\]/{u+=$1} END{printf "kernel %.0f%%, user %.0f%% of samples", k, u}' <<<"$rep"); top symbols (self %):"
+    head -12 <<<"$rep" | cut -c1-110
+    echo "# perf: tcpip, $2: top user-space symbols (self %):"
+    grep -F '[.]' <<<"$rep" | head -8 | cut -c1-110
 }
 
 # ours_rx <binary> <mtu> <label> [args]: kernel client -> serve discard

@@ -23,6 +23,9 @@ struct DeviceOptions: ParsableArguments {
     @Option(help: "The stack's MTU (also the device's when this command creates it).")
     var mtu: Int?
 
+    @Flag(help: "Open the device with the virtio-net header and let the kernel offload TCP segmentation and checksums both ways (TCP super-segments of up to 64 KiB).")
+    var offload = false
+
     func validate() throws {
         guard (tap == nil) != (tun == nil), !(tap ?? tun ?? "").isEmpty else {
             throw ValidationError("give one device: --tap NAME or --tun NAME")
@@ -34,7 +37,7 @@ struct DeviceOptions: ParsableArguments {
 
     /// Opens the device and starts a stack on it (see `OpenedStack.open`).
     func open() throws -> OpenedStack {
-        try OpenedStack.open(tap: tap, tun: tun, ip: ip, gateway: gateway, mtu: mtu)
+        try OpenedStack.open(tap: tap, tun: tun, ip: ip, gateway: gateway, mtu: mtu, offload: offload)
     }
 }
 
@@ -49,12 +52,13 @@ struct OpenedStack {
     /// Attaches to the device `tap ?? tun` if it exists, otherwise creates it (with `mtu`,
     /// then brings it up), and starts a stack at `ip` (ADDR/PREFIX) with `gateway`.
     /// The stack's MTU is `mtu`, else the device's, else 1500.
-    static func open(tap: String?, tun: String?, ip: String, gateway: String?, mtu: Int?) throws -> OpenedStack {
+    static func open(tap: String?, tun: String?, ip: String, gateway: String?, mtu: Int?,
+                     offload: Bool = false) throws -> OpenedStack {
         let name = tap ?? tun!
         let kind: TunTapDevice.Kind = tap != nil ? .tap : .tun
         let (address, prefix) = try Serve.parseAddress(ip)
         let existed = access("/sys/class/net/\(name)", F_OK) == 0
-        let device = try TunTapDevice(name: name, kind: kind)
+        let device = try TunTapDevice(name: name, kind: kind, offload: offload)
         if !existed {
             if let mtu { try device.setMTU(mtu) }
             try device.setUp()

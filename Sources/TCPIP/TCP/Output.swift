@@ -168,7 +168,7 @@ extension TCPConnection {
         let mss = sendMSS
         let isRetransmission = sndNxt < sndMax
         // A super-segment: whole MSS pieces of what is sendable (writeSegment cuts it to the buffer).
-        let superSegment = segmentation && !isRetransmission && !inRecovery && min(unsent, usable) > mss
+        let superSegment = segmentation && !isRetransmission && !inRecovery && sndUp == nil && min(unsent, usable) > mss
         let len = superSegment ? min(unsent, usable) : min(unsent, usable, mss)
 
         if len == 0 && unsent > 0 {
@@ -229,11 +229,15 @@ extension TCPConnection {
         var payload = 0
         if payloadLimit > 0 {
             let piece = min(peerMSS, config.maximumSegmentSize) - optLen
-            // A super-segment: as many whole pieces as fit in the buffer, or all that is left.
+            // A super-segment: all that is left if it fits, else as many whole pieces as the
+            // limit and the buffer allow (a short piece only at the end of the queued data,
+            // as without segmentation).
             var cap = piece
             if superSegment && piece > 0 {
                 let room = min(b.count - headerLength, 65535 - 20 - headerLength)
-                cap = max(piece, payloadLimit <= room ? payloadLimit : room / piece * piece)
+                let rest = sendBuffer.count - payloadOffset
+                let want = min(payloadLimit, rest)
+                cap = want == rest && want <= room ? want : max(piece, min(want, room) / piece * piece)
             }
             payload = max(0, min(payloadLimit, cap, b.count - headerLength, sendBuffer.count - payloadOffset))
             if payload > 0 {

@@ -221,14 +221,31 @@ for r in $(seq "$REPEAT"); do
 done
 
 med() { median <<<"${VAL[$1]:-}"; }
-echo "# summary (Gbit/s, median of $REPEAT; ratios = ours / reference, same run)"
-printf '%-5s %-3s %7s %7s %7s %7s %7s %7s %7s %7s %9s %9s %9s %9s\n' mtu dir ours before tap-raw lwip gvisor k-off k-on best-peer "ours/best" "ours/raw" "ours/koff" "ours/kon"
+# ratios per repeat (each against the references of the same repeat), then their median
+ratios() { # <numerator key> <denominator keys...>: the median over repeats of num / max(denominators)
+    local num=$1; shift
+    local -a n; read -ra n <<<"${VAL[$num]:-}"
+    local out="" i k best v
+    for i in "${!n[@]}"; do
+        best=""
+        for k in "$@"; do
+            local -a d; read -ra d <<<"${VAL[$k]:-}"
+            v=${d[$i]:-}
+            [ -n "$v" ] && { [ -z "$best" ] || awk -v a="$v" -v b="$best" 'BEGIN{exit !(a+0 > b+0)}'; } && best=$v
+        done
+        out="$out $(ratio "${n[$i]}" "$best")"
+    done
+    median <<<"$(tr ' ' '\n' <<<"$out" | grep -v '^n/a$' | tr '\n' ' ')"
+}
+echo "# summary (Gbit/s, median of $REPEAT runs; ratios = median over runs of ours / reference of the same run)"
+printf '%-5s %-3s %7s %7s %7s %7s %7s %7s %7s %9s %9s %9s %9s %9s\n' mtu dir ours before tap-raw lwip gvisor k-off k-on "ours/best" "ours/raw" "ours/koff" "ours/kon" "ours/bef"
 for mtu in $MTUS; do
     for d in rx tx; do
-        o=$(med "ours $d $mtu"); b=$(med "before $d $mtu"); raw=$(med "tap-raw $d $mtu")
-        lw=$(med "lwip $d $mtu"); gv=$(med "gvisor $d $mtu"); koff=$(med "kernel-off $mtu"); kon=$(med "kernel-on $mtu")
-        best=$(awk -v a="$lw" -v b="$gv" 'BEGIN{ if (a=="" && b=="") print ""; else if (b=="" || a+0 >= b+0) print a; else print b }')
-        printf '%-5s %-3s %7s %7s %7s %7s %7s %7s %7s %7s %9s %9s %9s %9s\n' "$mtu" "$d" "${o:--}" "${b:--}" "${raw:--}" "${lw:--}" "${gv:--}" \
-            "${koff:--}" "${kon:--}" "${best:--}" "$(ratio "$o" "$best")" "$(ratio "$o" "$raw")" "$(ratio "$o" "$koff")" "$(ratio "$o" "$kon")"
+        printf '%-5s %-3s %7s %7s %7s %7s %7s %7s %7s %9s %9s %9s %9s %9s\n' "$mtu" "$d" \
+            "$(med "ours $d $mtu")" "$(med "before $d $mtu")" "$(med "tap-raw $d $mtu")" "$(med "lwip $d $mtu")" \
+            "$(med "gvisor $d $mtu")" "$(med "kernel-off $mtu")" "$(med "kernel-on $mtu")" \
+            "$(ratios "ours $d $mtu" "lwip $d $mtu" "gvisor $d $mtu")" "$(ratios "ours $d $mtu" "tap-raw $d $mtu")" \
+            "$(ratios "ours $d $mtu" "kernel-off $mtu")" "$(ratios "ours $d $mtu" "kernel-on $mtu")" \
+            "$(ratios "ours $d $mtu" "before $d $mtu")"
     done
 done

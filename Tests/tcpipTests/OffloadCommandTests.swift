@@ -1,11 +1,11 @@
 import Foundation
 import Testing
 
-/// `tcpip serve echo --offload` on a TAP opened with the virtio-net header, against Linux
+/// `tcpip serve echo --offload` on a TAP or TUN opened with the virtio-net header, against Linux
 /// TCP in a fresh network namespace: the kernel hands the stack coalesced super-segments
 /// with partial checksums, and the stack hands the kernel 64 KiB super-segments to cut.
 /// Root required: skipped with a message otherwise, a failure when CI=true.
-@Suite("tcpip --offload over TAP", .serialized)
+@Suite("tcpip --offload over TAP and TUN", .serialized)
 struct OffloadCommandTests {
     private static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent()
@@ -98,16 +98,18 @@ struct OffloadCommandTests {
     /// 10 MB each way at once through the echo service: every byte back in order; and the
     /// counters show the offload at work — fewer packets in and out together than the
     /// 7,242 segments of 1,448 bytes 10 MB would take in one direction without it.
-    @Test func echoOfTenMegabytesThroughSuperSegmentsBothWays() async throws {
+    @Test(arguments: ["--tap", "--tun"])
+    func echoOfTenMegabytesThroughSuperSegmentsBothWays(kind: String) async throws {
         guard Self.ready("tcpip --offload test") else { return }
         let ns = Namespace()
         let add = try await Self.run(["ip", "netns", "add", ns.name])
         try #require(add.status == 0, "\(add.output)")
         _ = try await Self.run(["ip", "-n", ns.name, "link", "set", "lo", "up"])
+        let device = kind == "--tap" ? "tapoff0" : "tunoff0"
         let server = try Child(["ip", "netns", "exec", ns.name, Self.binary!.path, "serve", "echo",
-                                "--tap", "tapoff0", "--ip", "192.0.2.2/24", "--port", "7", "--mtu", "1500", "--offload"])
+                                kind, device, "--ip", "192.0.2.2/24", "--port", "7", "--mtu", "1500", "--offload"])
         #expect(try await server.waitFor("serving echo on 192.0.2.2:7", seconds: 10), "\(server.output)")
-        let addr = try await Self.run(["ip", "-n", ns.name, "addr", "add", "192.0.2.1/24", "dev", "tapoff0"])
+        let addr = try await Self.run(["ip", "-n", ns.name, "addr", "add", "192.0.2.1/24", "dev", device])
         try #require(addr.status == 0, "\(addr.output)")
 
         let script = #"""
@@ -137,7 +139,7 @@ struct OffloadCommandTests {
         let numbers = line.map { $0.split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) } } ?? []
         try #require(numbers.count >= 2, "\(out)")
         let (packetsIn, packetsOut) = (numbers[0], numbers[1])
-        print("offload echo: \(client.output.trimmingCharacters(in: .whitespacesAndNewlines)); packets in \(packetsIn), out \(packetsOut)")
+        print("offload echo \(kind): \(client.output.trimmingCharacters(in: .whitespacesAndNewlines)); packets in \(packetsIn), out \(packetsOut)")
         #expect(packetsIn + packetsOut < 7_242, "in \(packetsIn) out \(packetsOut): \(out)")
         #expect(!out.contains("device read drops"), "\(out)")
     }

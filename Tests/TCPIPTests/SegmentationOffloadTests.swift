@@ -179,4 +179,61 @@ import Testing
         #expect(largest > 60_000)   // the window opened to full-size super-segments
         #expect(a.connection(h)?.counters.retransmittedSegments == 0)
     }
+
+    // MARK: through an Ethernet interface
+
+    /// The interface frames a super-segment like any packet and shifts the header's offsets
+    /// past the Ethernet header; a 64 KiB buffer is what `frameCapacity` asks for.
+    @Test func ethernetInterfaceFramesSuperSegmentsWithOffsetsPastTheLinkHeader() throws {
+        var ca = InterfaceConfiguration(link: .ethernet(IFX.macA), address: IFX.ipA, prefixLength: 24, mtu: 1500)
+        ca.segmentationOffload = true
+        ca.gratuitousARP = false
+        var cb = InterfaceConfiguration(link: .ethernet(IFX.macB), address: IFX.ipB, prefixLength: 24, mtu: 1500)
+        cb.gratuitousARP = false
+        let a = try Interface(configuration: ca, seed: 5)
+        let b = try Interface(configuration: cb, seed: 6)
+        #expect(a.frameCapacity == 65535 + 14 && b.frameCapacity == 1514)
+        try b.host.listen(port: 80)
+        var now = Instant.zero
+        let h = try a.connect(to: IFX.ipB, port: 80, now: now)
+        let total = 300_000
+        let data = (0..<total).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 8) }
+        var written = 0, received: [UInt8] = [], accepted: ConnectionHandle? = nil
+        var frames: [(bytes: Int, offload: VirtioNetHeader)] = []
+        var buf = [UInt8](repeating: 0, count: a.frameCapacity)
+        var readBuffer = [UInt8](repeating: 0, count: 65536)
+        for _ in 0..<5_000 where received.count < total {
+            if a.host.connection(h)?.state == .established, written < total {
+                written += data.withUnsafeBytes { a.host.write(h, UnsafeRawBufferPointer(rebasing: $0[written...])) }
+            }
+            while true {
+                let n = buf.withUnsafeMutableBytes { a.poll(now: now, into: $0) }
+                if n == 0 { break }
+                let o = a.lastFrameOffload
+                frames.append((n, o))
+                buf.withUnsafeMutableBytes { f in
+                    let frame = UnsafeMutableRawBufferPointer(rebasing: f[0..<n])
+                    #expect(o.completeChecksum(in: frame))
+                    b.receive(UnsafeRawBufferPointer(frame), now: now)
+                }
+            }
+            for f in IFX.drain(b, now: now) { a.receive(f, now: now) }
+            if accepted == nil { accepted = b.host.accept(port: 80) }
+            if let r = accepted {
+                let n = readBuffer.withUnsafeMutableBytes { b.host.read(r, into: $0) }
+                received += readBuffer[0..<n]
+            }
+            now = now + .milliseconds(1)
+        }
+        #expect(received == data)
+        let supers = frames.filter { $0.offload.isSegmentationOffload }
+        #expect(supers.count > 3)
+        for f in supers {
+            #expect(f.offload.checksumStart == 34 && f.offload.checksumOffset == 16)
+            #expect(f.offload.headerLength == 14 + 20 + 32 && f.offload.gsoSize == 1448)
+            #expect(f.bytes > 1514 && f.bytes <= 65535 + 14)
+        }
+        #expect(frames.filter { !$0.offload.isSegmentationOffload }.allSatisfy { $0.bytes <= 1514 && $0.offload == .none })
+        #expect(a.counters.drops.total == 0 && b.counters.drops.total == 0 && b.host.counters.drops.total == 0)
+    }
 }

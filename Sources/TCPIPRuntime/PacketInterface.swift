@@ -53,6 +53,11 @@ public protocol PacketProcessor: AnyObject {
 
 /// The full interface (Ethernet + ARP on a TAP, or bare IP on a TUN; ICMP, UDP,
 /// fragments) around an `IPv4Host`: what `TCPStack` runs by default.
+extension PacketProcessor {
+    /// No offloads unless the processor says otherwise.
+    public var lastPacketOffload: VirtioNetHeader { .none }
+}
+
 extension Interface: PacketProcessor {
     public var lastPacketOffload: VirtioNetHeader { lastFrameOffload }
 }

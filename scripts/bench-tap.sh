@@ -5,7 +5,8 @@
 # over the same kind of TAP), and the ratios. The machine is noisy: compare ratios.
 #
 #   scripts/bench-tap.sh [--seconds S] [--mtu "1500 9000"] [--repeat N] [--perf]
-#                        [--args "EXTRA TCPIP ARGS"] [--compare BEFORE_BINARY] [--no-baselines]
+#                        [--args "EXTRA TCPIP ARGS"] [--compare BEFORE_BINARY] [--compare-args ARGS]
+#                        [--no-baselines]
 #
 # rx: a kernel client (python3, one socket, 64 KiB send()s for S seconds, then shutdown(WR))
 #     -> `tcpip serve discard --tap tap0 --mtu N`. Timed from connect until the server's FIN
@@ -15,7 +16,8 @@
 #     -> `curl -o /dev/null --max-time S` in the namespace; Gbit/s = curl's size_download
 #     * 8 / time_total (connect included).
 # --args: extra options for our binary (e.g. "--offload"); --compare: an older binary run
-# right after ours with the same options (except --args), printed as "before".
+# right after ours with the same options (except --args; --compare-args are its own),
+# printed as "before".
 # --perf: `perf record` of our process during the first MTU's rx and tx; top symbols printed.
 # Needs root (namespaces, TAP); without it, prints why and exits 0.
 set -uo pipefail
@@ -26,6 +28,7 @@ REPEAT=1
 PERF=0
 EXTRA=""
 BEFORE=""
+BEFORE_ARGS=""
 BASELINES=1
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -35,6 +38,7 @@ while [ $# -gt 0 ]; do
         --perf) PERF=1; shift ;;
         --args) EXTRA="$2"; shift 2 ;;
         --compare) BEFORE="$2"; shift 2 ;;
+        --compare-args) BEFORE_ARGS="$2"; shift 2 ;;
         --no-baselines) BASELINES=0; shift ;;
         *) echo "usage: $0 [--seconds S] [--mtu \"1500 9000\"] [--repeat N] [--perf] [--args ARGS] [--compare BIN] [--no-baselines]" >&2; exit 2 ;;
     esac
@@ -197,6 +201,7 @@ add() { VAL[$1]="${VAL[$1]:-} $(field "$2" gbit_s)"; }
 
 echo "# bench-tap $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD 2>/dev/null), ${SECS}s each, load $(cut -d' ' -f1-3 /proc/loadavg)"
 [ -n "$EXTRA" ] && echo "# our options: $EXTRA"
+[ -n "$BEFORE" ] && echo "# before: $BEFORE $BEFORE_ARGS"
 FIRST_MTU=${MTUS%% *}
 for r in $(seq "$REPEAT"); do
     for mtu in $MTUS; do
@@ -205,7 +210,8 @@ for r in $(seq "$REPEAT"); do
             # shellcheck disable=SC2086
             : > "$WORK/last"; ours_$d "$OURS" "$mtu" ours $EXTRA; add "ours $d $mtu" "$(cat "$WORK/last")"
             if [ -n "$BEFORE" ]; then
-                : > "$WORK/last"; ours_$d "$BEFORE" "$mtu" before; add "before $d $mtu" "$(cat "$WORK/last")"
+                # shellcheck disable=SC2086
+                : > "$WORK/last"; ours_$d "$BEFORE" "$mtu" before $BEFORE_ARGS; add "before $d $mtu" "$(cat "$WORK/last")"
             fi
         done
         [ "$BASELINES" = 1 ] || continue

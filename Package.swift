@@ -34,7 +34,7 @@ let package = Package(
         .target(name: "NetworkTestSupport", path: "Tests/NetworkTestSupport"),
         .testTarget(name: "TCPIPDevicesTests", dependencies: ["TCPIP", "TCPIPDevices", "NetworkTestSupport"]),
         .testTarget(name: "TCPIPRuntimeTests", dependencies: ["TCPIP", "TCPIPDevices", "TCPIPRuntime", "NetworkTestSupport"]),
-        .testTarget(name: "tcpipTests", dependencies: ["TCPIP", "TCPIPDevices", "tcpip"]),
+        .testTarget(name: "tcpipTests", dependencies: ["TCPIP", "TCPIPDevices", "tcpip", "NetworkTestSupport"]),
         // Benchmarks: executables that print figures (see BENCHMARKS.md).
         .executableTarget(name: "checksum-bench", dependencies: ["TCPIP"], path: "Benchmarks/checksum-bench"),
         // Sans-IO application logic for `tcpip serve`/`tcpip fetch` (HTTP, echo, discard); no dependencies.

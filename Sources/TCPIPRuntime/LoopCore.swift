@@ -14,11 +14,13 @@ final class StreamState {
     /// In the loop's `waiting` list (serviced every round).
     var isListedWaiting = false
 
-    var hasWaiter: Bool { reader != nil || writer != nil || connectWaiter != nil }
+    var hasWaiter: Bool { reader != nil || writer != nil || connectWaiter != nil || closeWaiter != nil }
 
     var connectWaiter: (waiter: Waiter, continuation: CheckedContinuation<(ConnectionHandle, FourTuple), any Error>, deadline: Instant)?
     var reader: (waiter: Waiter, maxBytes: Int, continuation: CheckedContinuation<[UInt8], any Error>)?
     var writer: (waiter: Waiter, bytes: [UInt8], offset: Int, continuation: CheckedContinuation<Void, any Error>)?
+    /// `closeAndWait()`: resumed once our FIN is acknowledged (or the connection ends).
+    var closeWaiter: (waiter: Waiter, continuation: CheckedContinuation<Void, any Error>)?
 
     init(handle: ConnectionHandle, connection: TCPConnection) {
         self.handle = handle
@@ -32,8 +34,14 @@ final class StreamState {
 /// A listening port and the `accept` calls waiting on it (loop thread only).
 final class ListenerState {
     let port: UInt16
+    /// Tells this binding of the port from a later one: a `TCPListener` closed (or
+    /// dropped) after its port was listened on again must not stop the new listener.
+    let token: UInt64
     var waiters: [(waiter: Waiter, continuation: CheckedContinuation<(ConnectionHandle, FourTuple), any Error>)] = []
-    init(port: UInt16) { self.port = port }
+    init(port: UInt16, token: UInt64) {
+        self.port = port
+        self.token = token
+    }
 }
 
 /// Everything the loop thread owns: the host, the interface, the streams and listeners
@@ -54,6 +62,8 @@ final class LoopCore {
     /// bounded queue until an operation registers.)
     var waiting: [ConnectionHandle] = []
     var listeners: [UInt16: ListenerState] = [:]
+    /// The last `ListenerState.token` given out.
+    var lastListenerToken: UInt64 = 0
     /// Connections the application let go of that have not finished yet (counted once finished).
     var draining: [(handle: ConnectionHandle, connection: TCPConnection)] = []
     /// Set when a dispatch step read or wrote a connection (a flush must follow).
@@ -79,11 +89,14 @@ final class LoopCore {
     /// `TCPStack.ping` calls waiting for their answer, by sequence number.
     var pingWaiters: [UInt16: (waiter: Waiter, continuation: CheckedContinuation<PingEvent?, any Error>, deadline: Instant)] = [:]
 
+    // UDP sockets (only when the processor is an `Interface`; UDPSocket.swift).
+    var udpSockets: [UInt16: UDPWaiters] = [:]
+
     init(processor: any PacketProcessor, interface: any PacketInterface) {
         self.host = processor.tcpHost
         self.processor = processor
         self.interface = interface
-        self.pingInterface = processor as? Interface
+        self.pingInterface = processor.pingInterface
         // The largest IPv4 packet, a link header and a virtio-net header.
         inBuffer = .allocate(byteCount: 65536 + 64, alignment: 16)
         outBuffer = .allocate(byteCount: max(processor.maximumPacketSize, 68) + VirtioNetHeader.length, alignment: 16)
@@ -160,7 +173,10 @@ final class LoopCore {
             }
         }
         earliestConnectDeadline = nil
-        if let iface = pingInterface { dispatchPings(iface, now: now) }
+        if let iface = pingInterface {
+            dispatchPings(iface, now: now)
+            if !udpSockets.isEmpty { dispatchUDP(iface, now: now) }
+        }
         var keep = 0
         for i in waiting.indices {
             let h = waiting[i]
@@ -261,6 +277,7 @@ final class LoopCore {
             }
             return
         }
+        if s.closeWaiter != nil { serviceClose(s); return }
         if s.reader != nil { serviceRead(s) }
         if s.writer != nil { serviceWrite(s) }
     }
@@ -319,9 +336,27 @@ final class LoopCore {
         }
     }
 
+    /// Resumes `closeAndWait` once our FIN is acknowledged or the connection has ended,
+    /// then lets go of the stream (the connection finishes in `draining`).
+    func serviceClose(_ s: StreamState) {
+        guard let w = s.closeWaiter else { return }
+        refresh(s)
+        let c = s.connection
+        let result: TCPStreamError?
+        switch c.state {
+        case .finWait2, .timeWait: result = nil
+        case .closed: result = s.endError.map(TCPStreamError.init)
+        default: return
+        }
+        s.closeWaiter = nil
+        release(s.handle, abort: false)
+        if let result { w.continuation.resume(throwing: result) } else { w.continuation.resume() }
+    }
+
     // MARK: commands from the API
 
     func cancel(_ waiter: Waiter) {
+        if cancelUDP(waiter) { return }
         if let (seq, w) = pingWaiters.first(where: { $0.value.waiter === waiter }) {
             pingWaiters[seq] = nil
             w.continuation.resume(throwing: CancellationError())
@@ -352,6 +387,12 @@ final class LoopCore {
                 w.continuation.resume(throwing: CancellationError())
                 return
             }
+            if let w = s.closeWaiter, w.waiter === waiter {
+                s.closeWaiter = nil
+                release(s.handle, abort: false)  // the close goes on without the caller
+                w.continuation.resume(throwing: CancellationError())
+                return
+            }
         }
         // Not registered: either already resumed, or its registration comes later and
         // will see the flag.
@@ -370,9 +411,12 @@ final class LoopCore {
         if let r = s.reader { s.reader = nil; r.continuation.resume(throwing: error) }
         if let w = s.writer { s.writer = nil; w.continuation.resume(throwing: error) }
         if let w = s.connectWaiter { s.connectWaiter = nil; w.continuation.resume(throwing: error) }
+        if let w = s.closeWaiter { s.closeWaiter = nil; w.continuation.resume(throwing: error) }
     }
 
-    func stopListening(port: UInt16) {
+    /// Stops listening on `port`; with `token`, only if the port is still that binding.
+    func stopListening(port: UInt16, token: UInt64? = nil) {
+        if let token, listeners[port]?.token != token { return }
         guard let l = listeners.removeValue(forKey: port) else { return }
         for w in l.waiters { w.continuation.resume(throwing: TCPStreamError.closed) }
         // Connections spawned and never accepted are reset: the established ones now,
@@ -405,6 +449,7 @@ final class LoopCore {
             release(h, abort: false)
         }
         failPings()
+        closeAllUDP(with: TCPStreamError.stackStopped)
     }
 
     func failPings() {
@@ -424,13 +469,20 @@ final class LoopCore {
             for w in l.waiters { w.continuation.resume(throwing: TCPStreamError.stackStopped) }
         }
         listeners.removeAll()
+        // Their counters are kept (retired): the table forgets them once they are reset.
         for s in streams.values {
             failPending(s, with: .stackStopped)
             host.abort(s.handle)
+            retire(s.connection)
         }
-        for d in draining where d.connection.state != .closed { host.abort(d.handle) }
+        for d in draining {
+            if d.connection.state != .closed { host.abort(d.handle) }
+            retire(d.connection)
+        }
+        draining.removeAll()
         streams.removeAll()
         failPings()
+        closeAllUDP(with: TCPStreamError.stackStopped)
     }
 
     func finishStop() {
@@ -460,7 +512,9 @@ final class LoopCore {
         s.openStreams = streams.count
         s.retransmittedSegments = retiredRetransmits
         s.timeouts = retiredTimeouts
-        for c in host.connections {
+        // Closed connections still in the table are retired ones (counted above) or ones the
+        // application never held.
+        for c in host.connections where c.state != .closed {
             let k = c.counters
             s.retransmittedSegments += k.retransmittedSegments
             s.timeouts += k.timeouts
@@ -469,6 +523,7 @@ final class LoopCore {
         s.deviceReadDrops = offloadDrops
         s.loopRounds = rounds
         s.failure = failure
+        s.impairment = processor.impairmentCounters
         return s
     }
 }
@@ -492,6 +547,8 @@ public struct TCPStackStatistics: Sendable, Hashable, CustomStringConvertible {
     public var loopRounds = 0
     /// Why the loop stopped on its own (a device error), if it did.
     public var failure: String? = nil
+    /// What the impairment (`--impair`) between device and stack did, when there is one.
+    public var impairment: ImpairmentCounters? = nil
 
     public init() {}
 
@@ -503,6 +560,7 @@ public struct TCPStackStatistics: Sendable, Hashable, CustomStringConvertible {
             "drops (\(host.drops.total)): \(host.drops)",
         ]
         if deviceReadDrops > 0 { lines.append("device read drops \(deviceReadDrops)") }
+        if let impairment { lines.append(impairment.description) }
         if let failure { lines.append("loop failure: \(failure)") }
         return lines.joined(separator: "\n")
     }

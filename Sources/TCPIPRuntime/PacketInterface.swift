@@ -49,6 +49,16 @@ public protocol PacketProcessor: AnyObject {
     /// What the link must do with the packet the last `poll` wrote (segmentation, partial
     /// checksum); `.none` unless the processor was set up for offloads.
     var lastPacketOffload: VirtioNetHeader { get }
+    /// The `Interface` that answers `TCPStack.ping` (itself, or the one a wrapper such as
+    /// `ImpairedProcessor` holds); nil for a bare `IPv4Host`.
+    var pingInterface: Interface? { get }
+    /// What an impairment between the device and the stack did, if there is one.
+    var impairmentCounters: ImpairmentCounters? { get }
+}
+
+extension PacketProcessor {
+    public var pingInterface: Interface? { self as? Interface }
+    public var impairmentCounters: ImpairmentCounters? { nil }
 }
 
 /// The full interface (Ethernet + ARP on a TAP, or bare IP on a TUN; ICMP, UDP,

@@ -10,24 +10,27 @@ public final class TCPListener: Sendable, AsyncSequence {
     let loop: EventLoop
     public let port: UInt16
     public let address: IPv4Address
+    /// This binding of the port (see `ListenerState.token`).
+    let token: UInt64
 
-    init(loop: EventLoop, port: UInt16, address: IPv4Address) {
+    init(loop: EventLoop, port: UInt16, token: UInt64, address: IPv4Address) {
         self.loop = loop
         self.port = port
+        self.token = token
         self.address = address
     }
 
     deinit {
-        let p = port
-        loop.post { core in core?.stopListening(port: p) }
+        let (p, t) = (port, token)
+        loop.post { core in core?.stopListening(port: p, token: t) }
     }
 
     /// The oldest connection that finished its handshake, waiting for one if none has.
     /// Throws `.closed` once the listener is closed, `.stackStopped`, or `CancellationError`.
     public func accept() async throws -> TCPStream {
-        let port = self.port
+        let (port, token) = (self.port, self.token)
         let (handle, tuple): (ConnectionHandle, FourTuple) = try await loop.perform { core, waiter, continuation in
-            guard let l = core.listeners[port] else {
+            guard let l = core.listeners[port], l.token == token else {
                 continuation.resume(throwing: TCPStreamError.closed)
                 return
             }
@@ -40,8 +43,8 @@ public final class TCPListener: Sendable, AsyncSequence {
     /// Stops listening: pending `accept` calls fail with `.closed`; connections spawned
     /// and not yet accepted are reset. Accepted streams are not affected.
     public func close() {
-        let p = port
-        loop.post { core in core?.stopListening(port: p) }
+        let (p, t) = (port, token)
+        loop.post { core in core?.stopListening(port: p, token: t) }
     }
 
     public struct AsyncIterator: AsyncIteratorProtocol {

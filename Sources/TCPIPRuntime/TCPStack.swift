@@ -22,8 +22,9 @@ import TCPIPDevices
 ///
 /// Socket options are `TCPConfiguration` fields: `noDelay`, `keepalive` (with
 /// `keepaliveIdle`/`keepaliveInterval`/`keepaliveProbes`), `sendBufferSize`,
-/// `receiveBufferSize`, ... The stack's `configuration` applies to accepted
-/// connections; `connect` may take its own.
+/// `receiveBufferSize`, `linger` (SO_LINGER: see `TCPStream.closeAndWait`), ... The
+/// stack's `configuration` applies to accepted connections; `connect` may take its own.
+/// UDP: `bindUDP(port:)` (UDPSocket.swift).
 public final class TCPStack: Sendable {
     let loop: EventLoop
     public let address: IPv4Address
@@ -41,9 +42,12 @@ public final class TCPStack: Sendable {
     ///     configuration's is smaller.
     ///   - seed: keys the ephemeral-port and ISN hashes and, on a TAP, our MAC address
     ///     (locally administered, 02:xx:xx:xx:xx:xx); random by default.
+    ///   - wrap: puts something between the device and the interface built here (e.g. an
+    ///     `ImpairedProcessor`, a `DeviceTap`); it returns the processor the loop runs.
     public convenience init(interface: some PacketInterface, address: IPv4Address, prefixLength: Int = 24,
                             gateway: IPv4Address? = nil, configuration: TCPConfiguration = .default,
-                            mtu: Int = 1500, seed: UInt64 = UInt64.random(in: 0...UInt64.max)) throws {
+                            mtu: Int = 1500, seed: UInt64 = UInt64.random(in: 0...UInt64.max),
+                            wrap: ((Interface) -> any PacketProcessor)? = nil) throws {
         var config = configuration
         config.maximumSegmentSize = min(config.maximumSegmentSize, max(64, mtu - 40))
         let host = IPv4Host(address: address, configuration: config, mtu: mtu, seed: seed)
@@ -56,13 +60,14 @@ public final class TCPStack: Sendable {
         var ifConfig = InterfaceConfiguration(link: link, address: address, prefixLength: prefixLength,
                                               gateway: gateway, mtu: mtu)
         ifConfig.segmentationOffload = interface.virtioNetHeader
-        try self.init(interface: interface, processor: Interface(configuration: ifConfig, host: host, seed: seed))
+        let iface = try Interface(configuration: ifConfig, host: host, seed: seed)
+        try self.init(interface: interface, processor: wrap?(iface) ?? iface)
     }
 
     /// Starts a stack whose sans-IO side the caller built: `processor` (an `IPv4Host`, or
     /// a fuller interface around one) is fed by `interface`. From now on only the loop
     /// thread may touch `processor`.
-    public init(interface: some PacketInterface, processor: some PacketProcessor) throws {
+    public init(interface: some PacketInterface, processor: any PacketProcessor) throws {
         if let device = interface as? TunTapDevice, device.kind == .tap, processor is IPv4Host {
             throw TCPStackError.tapNeedsEthernetInterface
         }
@@ -83,17 +88,18 @@ public final class TCPStack: Sendable {
 
     /// Starts listening on `port`; connections are taken with the listener's `accept()`.
     public func listen(port: UInt16, backlog: Int = 128) async throws -> TCPListener {
-        let port: UInt16 = try await loop.perform { core, _, continuation in
+        let (port, token): (UInt16, UInt64) = try await loop.perform { core, _, continuation in
             guard !core.stopping else { continuation.resume(throwing: TCPStreamError.stackStopped); return }
             do throws(HostError) {
                 try core.host.listen(port: port, backlog: backlog)
-                core.listeners[port] = ListenerState(port: port)
-                continuation.resume(returning: port)
+                core.lastListenerToken += 1
+                core.listeners[port] = ListenerState(port: port, token: core.lastListenerToken)
+                continuation.resume(returning: (port, core.lastListenerToken))
             } catch {
                 continuation.resume(throwing: TCPStreamError(error))
             }
         }
-        return TCPListener(loop: loop, port: port, address: address)
+        return TCPListener(loop: loop, port: port, token: token, address: address)
     }
 
     /// Opens a connection (see `TCPStream.connect`).

@@ -22,11 +22,16 @@ public final class TCPStream: Sendable {
         loop.post { core in core?.release(h, abort: false) }
     }
 
-    /// Active open to `address`:`port` from an ephemeral port.
+    /// Active open to `address`:`port` from an ephemeral port, through the stack's
+    /// `Interface` (routing, ICMP) when it runs one.
     ///
-    /// Throws `.connectionRefused` (the peer answered RST), `.timedOut` (no answer within
-    /// `timeout` or the SYN retries ran out), `.invalidAddress`, `.noEphemeralPort`,
-    /// `.stackStopped`, or `CancellationError` (the SYN-SENT connection is dropped).
+    /// Throws `.noRoute` at once when the destination has no route (off-link and no
+    /// gateway), `.connectionRefused` (the peer answered RST, or an ICMP port/protocol
+    /// unreachable came back), `.hostUnreachable` (any other ICMP destination unreachable,
+    /// or ARP found no one), `.timedOut` (no answer within `timeout` or the SYN retries ran
+    /// out), `.invalidAddress`, `.noEphemeralPort`, `.stackStopped`, or `CancellationError`
+    /// (the SYN-SENT connection is dropped). ICMP errors act only when they quote our SYN's
+    /// sequence number (RFC 5927).
     public static func connect(to address: IPv4Address, port: UInt16, on stack: TCPStack,
                                timeout: Duration = .seconds(75),
                                configuration: TCPConfiguration? = nil) async throws -> TCPStream {
@@ -38,11 +43,20 @@ public final class TCPStream: Sendable {
             guard !core.stopping else { continuation.resume(throwing: TCPStreamError.stackStopped); return }
             let now = MonotonicClock.now()
             let h: ConnectionHandle
-            do throws(HostError) {
-                h = try core.host.connect(to: address, port: port, now: now, configuration: chosen)
-            } catch {
-                continuation.resume(throwing: TCPStreamError(error))
-                return
+            if let iface = core.pingInterface {
+                do throws(InterfaceError) {
+                    h = try iface.connect(to: address, port: port, now: now, configuration: chosen)
+                } catch {
+                    continuation.resume(throwing: TCPStreamError(error))
+                    return
+                }
+            } else {
+                do throws(HostError) {
+                    h = try core.host.connect(to: address, port: port, now: now, configuration: chosen)
+                } catch {
+                    continuation.resume(throwing: TCPStreamError(error))
+                    return
+                }
             }
             guard let c = core.host.connection(h) else {
                 continuation.resume(throwing: TCPStreamError.closed)
@@ -113,6 +127,33 @@ public final class TCPStream: Sendable {
     public func close() {
         let h = handle
         loop.post { core in core?.release(h, abort: false) }
+    }
+
+    /// Closes like `close()`, then waits until the peer has acknowledged every byte written
+    /// and our FIN (FIN-WAIT-2, TIME-WAIT, or CLOSED normally). Unread received bytes make
+    /// it a RST (`.aborted`), as `close()`.
+    ///
+    /// With `TCPConfiguration.linger` set to N > 0, the connection is reset when that has
+    /// not happened N after the call: this throws `.aborted`. Linger `.zero` resets at once
+    /// (also `.aborted`). Otherwise throws what ended the connection (`.connectionReset`,
+    /// `.timedOut`), `.stackStopped`, or `CancellationError` (the close goes on without the
+    /// caller). Pending reads and writes fail with `.closed`.
+    public func closeAndWait() async throws {
+        let h = handle
+        try await loop.perform { (core, waiter, continuation: CheckedContinuation<Void, any Error>) in
+            guard let s = core.streams[h], s.closeWaiter == nil else {
+                continuation.resume(throwing: TCPStreamError.closed)
+                return
+            }
+            core.failPending(s, with: .closed)
+            s.writeShut = true
+            s.closeWaiter = (waiter, continuation)
+            s.connection.close(fully: true)
+            core.host.wake(h)
+            core.touched = true
+            core.serviceClose(s)
+            core.noteWaiting(s)
+        }
     }
 
     /// Resets the connection at once (RST); pending reads and writes fail with `.closed`.

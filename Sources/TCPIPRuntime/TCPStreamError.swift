@@ -9,8 +9,12 @@ public enum TCPStreamError: Error, Equatable, Sendable, CustomStringConvertible 
     case connectionReset
     /// Retransmissions, SYN retries or keepalive probes ran out, or `connect`'s timeout passed.
     case timedOut
-    /// ICMP destination unreachable while connecting (the engine's `.unreachable`).
+    /// ICMP destination unreachable (host, network, prohibited...) while connecting (the
+    /// engine's `.unreachable`). An ICMP port or protocol unreachable is `.connectionRefused`.
     case hostUnreachable
+    /// No route to the destination: off-link and no gateway (or multicast). `connect`
+    /// fails at once, nothing is sent (Linux: ENETUNREACH).
+    case noRoute
     /// The stream was closed or aborted by this side, or its write side was shut down.
     case closed
     /// This side aborted the connection (RST sent).
@@ -44,9 +48,21 @@ public enum TCPStreamError: Error, Equatable, Sendable, CustomStringConvertible 
         }
     }
 
+    /// The interface's refusal of a `connect`, as the API's error.
+    public init(_ error: InterfaceError) {
+        switch error {
+        case .noRoute: self = .noRoute
+        case .host(let e): self.init(e)
+        case .portInUse: self = .portInUse
+        case .noEphemeralPort: self = .noEphemeralPort
+        case .notBound, .datagramTooLarge, .queueFull, .unsupported: self = .invalidAddress
+        }
+    }
+
     public var description: String {
         switch self {
         case .connectionRefused: "connection refused"
+        case .noRoute: "no route to host"
         case .connectionReset: "connection reset by peer"
         case .timedOut: "connection timed out"
         case .hostUnreachable: "host unreachable"

@@ -70,11 +70,14 @@ struct Fetch: ParsableCommand {
 
         let (target, host) = try Fetch.parseURL(url)
         let stack: TCPStack
+        let capture: CaptureHandle?
         do {
-            stack = try link.open().stack
+            let opened = try link.open()
+            (stack, capture) = (opened.stack, opened.capture)
         } catch {
             Fetch.fail("\(error)")
         }
+        let printCounters = link.impair != nil
 
         let job = FetchJob(url: target, host: host, output: output,
                            connectTimeout: .milliseconds(Int64(connectTimeout * 1000)),
@@ -85,6 +88,8 @@ struct Fetch: ParsableCommand {
             let result: Result<Void, any Error>
             do { result = .success(try await job.run(on: stack)) } catch { result = .failure(error) }
             await stack.shutdown(gracePeriod: .seconds(1))
+            capture?.close()
+            if printCounters { Fetch.writeStandardError("counters:\n\(await stack.statistics())\n") }
             outcome.result = result
             done.signal()
         }

@@ -58,11 +58,14 @@ struct Ping: ParsableCommand {
 
         let target = IPv4Address(address)!
         let stack: TCPStack
+        let capture: CaptureHandle?
         do {
-            stack = try link.open().stack
+            let opened = try link.open()
+            (stack, capture) = (opened.stack, opened.capture)
         } catch {
             Ping.fail("\(error)")
         }
+        let printCounters = link.impair != nil
 
         Ping.writeOut("PING \(target) (\(target)) \(size)(\(size + 28)) bytes of data.\n")
         let tally = PingTally()
@@ -79,6 +82,8 @@ struct Ping: ParsableCommand {
                 tally.error.withLock { $0 = "\(error)" }
             }
             await stack.shutdown(gracePeriod: .zero)
+            capture?.close()
+            if printCounters { DeviceOptions.writeStandardError("counters:\n\(await stack.statistics())\n") }
             done.signal()
         }
         let waitSet = signals

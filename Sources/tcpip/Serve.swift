@@ -44,6 +44,27 @@ struct Serve: ParsableCommand {
     @Option(help: "TCP port to listen on.")
     var port: UInt16
 
+    @Option(help: ArgumentHelp("How long a closed connection stays in TIME-WAIT (2 × MSL; default 60s), e.g. 1s or 500ms.",
+                               valueName: "duration", visibility: .hidden))
+    var timeWait: String?
+
+    /// `--time-wait` as a duration: a number with `ms` or `s` (the default unit).
+    static func parseTimeWait(_ text: String) -> Duration? {
+        let (number, scale): (Substring, Double) = text.hasSuffix("ms") ? (text.dropLast(2), 0.001)
+            : text.hasSuffix("s") ? (text.dropLast(), 1) : (Substring(text), 1)
+        guard let value = Double(number), value.isFinite else { return nil }
+        let ms = value * scale * 1000
+        guard ms >= 2, ms <= 240_000, ms == ms.rounded() else { return nil }
+        return .milliseconds(Int64(ms))
+    }
+
+    /// The stack's TCP settings: the defaults, with MSL = half of `--time-wait`.
+    var tcpConfiguration: TCPConfiguration {
+        var c = TCPConfiguration()
+        if let timeWait, let d = Self.parseTimeWait(timeWait) { c.maximumSegmentLifetime = d / 2 }
+        return c
+    }
+
     /// The address and prefix of `--ip`.
     static func parseAddress(_ text: String) throws -> (IPv4Address, Int) {
         let parts = text.split(separator: "/", omittingEmptySubsequences: false)
@@ -66,6 +87,9 @@ struct Serve: ParsableCommand {
         guard port != 0 else { throw ValidationError("--port must be 1...65535") }
         if root != nil && service != .http { throw ValidationError("--root is for http only") }
         guard (1...86400).contains(idleTimeout) else { throw ValidationError("--idle-timeout must be 1...86400") }
+        if let timeWait, Self.parseTimeWait(timeWait) == nil {
+            throw ValidationError("--time-wait: '\(timeWait)' is not a whole number of milliseconds in 2ms...240s (e.g. 1s, 500ms)")
+        }
         if let root {
             do { _ = try StaticDirectorySite(root: root) } catch {
                 throw ValidationError("--root: '\(root)' is not a readable directory")
@@ -80,7 +104,7 @@ struct Serve: ParsableCommand {
         for s in [SIGINT, SIGTERM, SIGUSR1] { sigaddset(&signals, s) }
         pthread_sigmask(SIG_BLOCK, &signals, nil)
 
-        let opened = try link.open()
+        let opened = try link.open(configuration: tcpConfiguration)
         let (stack, device, existed, stackMTU) = (opened.stack, opened.device, opened.existed, opened.mtu)
         let address = stack.address
         let kind = device.kind
@@ -121,6 +145,7 @@ struct Serve: ParsableCommand {
             fflush(nil)
             listener.close()
             blocking { await stack.shutdown(gracePeriod: .seconds(3)) }
+            opened.capture?.close()
             server.cancel()
             let s = blocking { await stack.statistics() }
             print("counters:\n\(s)")

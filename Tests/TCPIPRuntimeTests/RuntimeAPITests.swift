@@ -214,6 +214,30 @@ struct RuntimeAPITests {
         await pair.shutdown()
     }
 
+    @Test func anOldListenerClosedAfterThePortIsReusedLeavesTheNewListenerServing() async throws {
+        let pair = try Pair()
+        let old = try await pair.server.listen(port: 81)
+        old.close()
+        // Wait until the close reached the loop: the port can be listened on again.
+        var fresh: TCPListener? = nil
+        for _ in 0..<100 where fresh == nil {
+            fresh = try? await pair.server.listen(port: 81)
+            if fresh == nil { try await Task.sleep(for: .milliseconds(10)) }
+        }
+        let listener = try #require(fresh)
+        old.close()  // a second close of the old binding: must not touch the new one
+        await #expect(throws: TCPStreamError.closed) { try await old.accept() }
+        let accepted = Task { try await listener.accept() }
+        let c = try await pair.client.connect(to: Pair.serverIP, port: 81, timeout: .seconds(5))
+        let s = try await within(60) { try await accepted.value }
+        try await c.write([1, 2, 3])
+        #expect(try await within(60) { try await s.read() } == [1, 2, 3])
+        c.close()
+        s.close()
+        listener.close()
+        await pair.shutdown()
+    }
+
     @Test func closingAListenerResetsConnectionsNotYetAccepted() async throws {
         let pair = try Pair()
         let listener = try await pair.server.listen(port: 7)

@@ -147,7 +147,7 @@ import Testing
     }
 
     @Test func timestampsGiveRTTSamplesFromRetransmissions() {
-        let (s, ours) = establishedWithOptions(sack: false)
+        let (s, _) = establishedWithOptions(sack: false)
         _ = s.write(count: 100)
         let first = s.expectOne()!
         s.advanceToDeadline()  // RTO 200 ms (handshake RTT 0)
@@ -191,7 +191,7 @@ import Testing
         }
         #expect(syn(plain, seq: 5000))
         #expect(!syn(plain, seq: 1000))
-        let (s, ours) = establishedWithOptions(sack: false)
+        let (s, _) = establishedWithOptions(sack: false)
         s.conn.close(); _ = s.output()
         let ts = { (v: UInt32) -> [TCPOption] in [.noOperation, .noOperation, .timestamps(TCPTimestamps(value: v, echoReply: 0))] }
         s.send([.fin, .ack], seq: 2001, ack: 102, options: ts(5100))

@@ -1,4 +1,5 @@
 import Foundation
+import NetworkTestSupport
 import Testing
 
 /// `tcpip serve http --root DIR` run inside a fresh network namespace (it creates its TAP or
@@ -6,98 +7,9 @@ import Testing
 /// required: skipped with a message otherwise, a failure when CI=true.
 @Suite("tcpip serve http over TAP and TUN", .serialized)
 struct ServeHTTPCommandTests {
-    private static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
-    private static let binary: URL? = {
-        var candidates: [URL] = []
-        if let first = CommandLine.arguments.first {
-            candidates.append(URL(fileURLWithPath: first).deletingLastPathComponent().appendingPathComponent("tcpip"))
-        }
-        candidates.append(Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("tcpip"))
-        candidates.append(packageRoot.appendingPathComponent(".build/debug/tcpip"))
-        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }
-    }()
-
     /// Root, iproute2, curl, sha256sum and the binary; records an issue under CI=true when one is missing.
     private static func ready(_ what: String) -> Bool {
-        let fm = FileManager.default
-        let hasIP = fm.isExecutableFile(atPath: "/usr/sbin/ip") || fm.isExecutableFile(atPath: "/sbin/ip")
-        let missing = getuid() != 0 || !hasIP ? "root and iproute2"
-            : !fm.isExecutableFile(atPath: "/usr/bin/curl") ? "/usr/bin/curl"
-            : !fm.isExecutableFile(atPath: "/usr/bin/sha256sum") ? "/usr/bin/sha256sum"
-            : (binary == nil ? "the tcpip binary" : nil)
-        guard let missing else { return true }
-        if ProcessInfo.processInfo.environment["CI"] == "true" {
-            Issue.record("\(what): needs \(missing) — CI=true, so this is a failure")
-        } else {
-            print("SKIP \(what): needs \(missing)")
-        }
-        return false
-    }
-
-    /// Runs a command to completion (bounded); output is stdout+stderr.
-    @discardableResult
-    private static func run(_ args: [String], seconds: Double = 10) throws -> (status: Int32, output: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = args
-        let log = FileManager.default.temporaryDirectory.appendingPathComponent("tcpip-http-\(UUID().uuidString)")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
-        defer { try? FileManager.default.removeItem(at: log) }
-        let h = try FileHandle(forWritingTo: log)
-        p.standardOutput = h
-        p.standardError = h
-        try p.run()
-        let deadline = Date().addingTimeInterval(seconds)
-        while p.isRunning && Date() < deadline { usleep(10_000) }
-        if p.isRunning { p.terminate(); p.waitUntilExit() }
-        return (p.terminationStatus, (try? String(contentsOf: log, encoding: .utf8)) ?? "")
-    }
-
-    /// The namespace, deleted on deinit (also when the test fails).
-    private final class Namespace {
-        let name = "tcpiphttp-\(String(UInt32.random(in: 0...UInt32.max), radix: 16))"
-        init() throws {
-            let r = try ServeHTTPCommandTests.run(["ip", "netns", "add", name])
-            guard r.status == 0 else { throw CLIError(r.output) }
-            try ServeHTTPCommandTests.run(["ip", "-n", name, "link", "set", "lo", "up"])
-        }
-        deinit { _ = try? ServeHTTPCommandTests.run(["ip", "netns", "del", name]) }
-        /// `ip netns exec NAME args...`, bounded.
-        func exec(_ args: [String], seconds: Double = 10) throws -> (status: Int32, output: String) {
-            try ServeHTTPCommandTests.run(["ip", "netns", "exec", name] + args, seconds: seconds)
-        }
-    }
-
-    private struct CLIError: Error, CustomStringConvertible {
-        var description: String
-        init(_ d: String) { description = d }
-    }
-
-    /// `tcpip serve ...` started in the namespace; killed on deinit if still running.
-    private final class Server {
-        let process = Process()
-        let log: URL
-        init(namespace: String, arguments: [String]) throws {
-            log = FileManager.default.temporaryDirectory.appendingPathComponent("tcpip-http-\(UUID().uuidString)")
-            FileManager.default.createFile(atPath: log.path, contents: nil)
-            let h = try FileHandle(forWritingTo: log)
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["ip", "netns", "exec", namespace, ServeHTTPCommandTests.binary!.path] + arguments
-            process.standardOutput = h
-            process.standardError = h
-            try process.run()
-        }
-        deinit {
-            if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
-            try? FileManager.default.removeItem(at: log)
-        }
-        var output: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
-        func waitFor(_ text: String, seconds: Double) -> Bool {
-            let deadline = Date().addingTimeInterval(seconds)
-            while !output.contains(text) && Date() < deadline && process.isRunning { usleep(20_000) }
-            return output.contains(text)
-        }
+        TCPIPCommand.ready(what, tools: ["/usr/bin/curl", "/usr/bin/sha256sum"])
     }
 
     /// A temporary directory: `site/` (the root: `big.bin`, 50 MB of random bytes, and
@@ -133,8 +45,8 @@ struct ServeHTTPCommandTests {
     }
 
     /// The hex SHA-256 of a file, by /usr/bin/sha256sum.
-    private static func sha256(_ path: String) throws -> String {
-        let r = try run(["/usr/bin/sha256sum", path], seconds: 20)
+    private static func sha256(_ path: String) async throws -> String {
+        let r = try await runAsync(["/usr/bin/sha256sum", path], seconds: 20)
         return String(r.output.prefix(64))
     }
 
@@ -142,81 +54,81 @@ struct ServeHTTPCommandTests {
     /// namespace: the 50 MB download is byte-identical, HEAD gives 200 and the length, a
     /// missing path 404, `..` paths 404 without the file outside the root, and two URLs in
     /// one curl reuse one connection. Returns the download rate in bytes per second.
-    private static func checkSite(device: String, kind: String, what: String) throws -> Double? {
+    private static func checkSite(device: String, kind: String, what: String) async throws -> Double? {
         guard ready(what) else { return nil }
         let fixture = try SiteFixture()
-        let ns = try Namespace()
-        let server = try Server(namespace: ns.name, arguments: ["serve", "http", "--\(kind)", device, "--ip", "192.0.2.2/24",
-                                                                 "--port", "80", "--root", fixture.site.path])
-        #expect(server.waitFor("serving http from", seconds: 5), "\(server.output)")
-        try run(["ip", "-n", ns.name, "addr", "add", "192.0.2.1/24", "dev", device])
+        let ns = try await NetworkNamespace.make(prefix: "tcpiphttp")
+        let server = try TCPIPCommand.start(in: ns, ["serve", "http", "--\(kind)", device, "--ip", "192.0.2.2/24",
+                                                     "--port", "80", "--root", fixture.site.path])
+        #expect(await server.waitFor(text: "serving http from", seconds: 5), "\(server.output)")
+        try await ns.runChecked(["ip", "addr", "add", "192.0.2.1/24", "dev", device])
         let url = "http://192.0.2.2:80"
 
         // The whole file, then its digest against the original's.
-        let hwmBefore = peakRSS(server.process.processIdentifier)
+        let hwmBefore = peakRSS(server.pid)
         let out = fixture.base.appendingPathComponent("download.bin").path
-        let get = try ns.exec(["curl", "-sS", "--max-time", "40", "-o", out,
+        let get = try await ns.run(["curl", "-sS", "--max-time", "40", "-o", out,
                                "-w", "%{http_code} %{size_download} %{speed_download}", "\(url)/big.bin"], seconds: 45)
         let fields = get.output.split(separator: " ")
         #expect(fields.first == "200", "\(get.output)\n\(server.output)")
         #expect(fields.count == 3 && fields[1] == "\(SiteFixture.bigSize)", "\(get.output)")
-        #expect(try sha256(out) == sha256(fixture.site.appendingPathComponent("big.bin").path))
+        let (got, want) = (try await sha256(out), try await sha256(fixture.site.appendingPathComponent("big.bin").path))
+        #expect(got == want)
         let rate = fields.count == 3 ? Double(fields[2]) : nil
         // Files are streamed in chunks: the server's peak memory grew by far less than the file.
-        let hwmAfter = peakRSS(server.process.processIdentifier)
+        let hwmAfter = peakRSS(server.pid)
         #expect(hwmBefore != nil && hwmAfter != nil && hwmAfter! - hwmBefore! < 16 * 1024,
                 "peak RSS \(hwmBefore ?? -1) -> \(hwmAfter ?? -1) kB for a \(SiteFixture.bigSize / 1024) kB file")
         print("serve http over \(kind): server peak RSS \(hwmBefore ?? -1) kB before, \(hwmAfter ?? -1) kB after the download")
 
         // HEAD: status and length, no body.
-        let head = try ns.exec(["curl", "-sS", "-I", "--max-time", "5", "\(url)/big.bin"])
+        let head = try await ns.run(["curl", "-sS", "-I", "--max-time", "5", "\(url)/big.bin"])
         #expect(head.output.hasPrefix("HTTP/1.1 200"), "\(head.output)")
         #expect(head.output.lowercased().contains("content-length: \(SiteFixture.bigSize)\r\n"), "\(head.output)")
 
         // A missing path, and `..` that would leave the root (sent as-is by curl).
         for path in ["/missing.bin", "/../secret.txt", "/../../../../../../etc/passwd", "/%2e%2e/secret.txt"] {
-            let r = try ns.exec(["curl", "-sS", "--path-as-is", "--max-time", "5", "-w", "\nSTATUS %{http_code}", url + path])
+            let r = try await ns.run(["curl", "-sS", "--path-as-is", "--max-time", "5", "-w", "\nSTATUS %{http_code}", url + path])
             #expect(r.output.hasSuffix("STATUS 404"), "\(path): \(r.output)")
             #expect(!r.output.contains("SECRET-OUTSIDE") && !r.output.contains("root:x:0:0"), "\(path): \(r.output)")
         }
 
         // Keep-alive: two URLs in one curl run go over one connection.
-        let two = try ns.exec(["curl", "-sS", "-v", "--max-time", "5", "\(url)/index.html", "\(url)/"])
+        let two = try await ns.run(["curl", "-sS", "-v", "--max-time", "5", "\(url)/index.html", "\(url)/"])
         #expect(two.output.components(separatedBy: fixture.index).count == 3, "both bodies: \(two.output)")
         #expect(two.output.contains("Re-using existing connection"), "\(two.output)")
         #expect(two.output.components(separatedBy: "Connected to 192.0.2.2").count == 2, "one connect: \(two.output)")
 
-        kill(server.process.processIdentifier, SIGTERM)
-        let deadline = Date().addingTimeInterval(5)
-        while server.process.isRunning && Date() < deadline { usleep(20_000) }
-        #expect(!server.process.isRunning, "still running 5 s after SIGTERM")
+        server.signal(SIGTERM)
+        #expect(await server.waitForExit(seconds: 5), "still running 5 s after SIGTERM")
         if !server.process.isRunning { #expect(server.process.terminationStatus == 0, "\(server.output)") }
         return rate
     }
 
-    @Test func serveHTTPOverTAPSendsFiftyMegabytesIntactAndKeepsAlive() throws {
-        if let rate = try Self.checkSite(device: "taphttp0", kind: "tap", what: "tcpip serve http TAP test") {
+    @Test func serveHTTPOverTAPSendsFiftyMegabytesIntactAndKeepsAlive() async throws {
+        if let rate = try await Self.checkSite(device: "taphttp0", kind: "tap", what: "tcpip serve http TAP test") {
             print("serve http over TAP: 50 MB at \(String(format: "%.1f", rate / 1_000_000)) MB/s")
         }
     }
 
-    @Test func serveHTTPOverTUNSendsFiftyMegabytesIntactAndKeepsAlive() throws {
-        if let rate = try Self.checkSite(device: "tunhttp0", kind: "tun", what: "tcpip serve http TUN test") {
+    @Test func serveHTTPOverTUNSendsFiftyMegabytesIntactAndKeepsAlive() async throws {
+        if let rate = try await Self.checkSite(device: "tunhttp0", kind: "tun", what: "tcpip serve http TUN test") {
             print("serve http over TUN: 50 MB at \(String(format: "%.1f", rate / 1_000_000)) MB/s")
         }
     }
 
-    @Test func serveHTTPBuiltinPagePipelinesClosesIdleConnectionsAndAnswersBadRequestsWithoutReset() throws {
+    @Test func serveHTTPBuiltinPagePipelinesClosesIdleConnectionsAndAnswersBadRequestsWithoutReset() async throws {
         guard Self.ready("tcpip serve http built-in page test") else { return }
-        let ns = try Namespace()
-        let server = try Server(namespace: ns.name, arguments: ["serve", "http", "--tun", "tunhttp1", "--ip", "192.0.2.2/24",
-                                                                 "--port", "80", "--idle-timeout", "1"])
-        #expect(server.waitFor("serving http on 192.0.2.2:80", seconds: 5), "\(server.output)")
-        try Self.run(["ip", "-n", ns.name, "addr", "add", "192.0.2.1/24", "dev", "tunhttp1"])
-        let page = try ns.exec(["curl", "-sS", "--max-time", "5", "-w", "\nSTATUS %{http_code} %{content_type}", "http://192.0.2.2/"])
+        let ns = try await NetworkNamespace.make(prefix: "tcpiphttp")
+        let server = try TCPIPCommand.start(in: ns, ["serve", "http", "--tun", "tunhttp1", "--ip", "192.0.2.2/24",
+                                                     "--port", "80", "--idle-timeout", "1"])
+        defer { withExtendedLifetime(server) {} }  // the server runs until the end of the test
+        #expect(await server.waitFor(text: "serving http on 192.0.2.2:80", seconds: 5), "\(server.output)")
+        try await ns.runChecked(["ip", "addr", "add", "192.0.2.1/24", "dev", "tunhttp1"])
+        let page = try await ns.run(["curl", "-sS", "--max-time", "5", "-w", "\nSTATUS %{http_code} %{content_type}", "http://192.0.2.2/"])
         #expect(page.output.contains("<svg") && page.output.contains("logo.png"), "\(page.output)")
         #expect(page.output.hasSuffix("STATUS 200 text/html; charset=utf-8"), "\(page.output)")
-        let png = try ns.exec(["curl", "-sS", "--max-time", "5", "-o", "/dev/null", "-w", "%{http_code} %{content_type}", "http://192.0.2.2/logo.png"])
+        let png = try await ns.run(["curl", "-sS", "--max-time", "5", "-o", "/dev/null", "-w", "%{http_code} %{content_type}", "http://192.0.2.2/logo.png"])
         #expect(png.output == "200 image/png", "\(png.output)")
 
         let script = #"""
@@ -258,13 +170,13 @@ struct ServeHTTPCommandTests {
         except Exception as e:
             print("BAD", repr(e))
         """#
-        let r = try ns.exec(["/usr/bin/python3", "-c", script], seconds: 15)
+        let r = try await ns.run(["/usr/bin/python3", "-c", script], seconds: 15)
         #expect(r.output.contains("IDLE HTTP/1.1 200 OK EOF within 0.9-10 s"), "\(r.output)")  // loose upper bound: heavy suites run beside it
         #expect(r.output.contains("PIPELINED HTTP/1.1 200 OK HTTP/1.1 404 Not Found then EOF"), "\(r.output)")
         #expect(r.output.contains("BAD HTTP/1.1 400 Bad Request then EOF and no RST"), "\(r.output)")
     }
 
-    @Test func serveHTTPResetsTheConnectionWhenTheFileShrinksOrTheClientStopsReading() throws {
+    @Test func serveHTTPResetsTheConnectionWhenTheFileShrinksOrTheClientStopsReading() async throws {
         guard Self.ready("tcpip serve http shrinking file test") else { return }
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tcpip-http-shrink-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -272,21 +184,22 @@ struct ServeHTTPCommandTests {
         let file = dir.appendingPathComponent("shrinks.bin")
         let size = 30_000_000
         try Data(count: size).write(to: file)
-        let ns = try Namespace()
-        let server = try Server(namespace: ns.name, arguments: ["serve", "http", "--tun", "tunhttp2", "--ip", "192.0.2.2/24",
-                                                                 "--port", "80", "--root", dir.path, "--idle-timeout", "1"])
-        #expect(server.waitFor("serving http from", seconds: 5), "\(server.output)")
-        try Self.run(["ip", "-n", ns.name, "addr", "add", "192.0.2.1/24", "dev", "tunhttp2"])
+        let ns = try await NetworkNamespace.make(prefix: "tcpiphttp")
+        let server = try TCPIPCommand.start(in: ns, ["serve", "http", "--tun", "tunhttp2", "--ip", "192.0.2.2/24",
+                                                     "--port", "80", "--root", dir.path, "--idle-timeout", "1"])
+        defer { withExtendedLifetime(server) {} }  // the server runs until the end of the test
+        #expect(await server.waitFor(text: "serving http from", seconds: 5), "\(server.output)")
+        try await ns.runChecked(["ip", "addr", "add", "192.0.2.1/24", "dev", "tunhttp2"])
         // curl reads at 2 MB/s; after 1 s the file is cut to 1 MB, below what was already sent:
         // the promised Content-Length cannot be met, so the server resets (curl exit 56).
         let shell = "(sleep 1; truncate -s 1000000 '\(file.path)') & ip netns exec \(ns.name) curl -sS --limit-rate 2M -o /dev/null "
             + "-w 'GOT %{http_code} %{size_download}\\n' http://192.0.2.2/shrinks.bin; echo \"EXIT $?\"; wait"
-        let r = try Self.run(["/bin/sh", "-c", shell], seconds: 20)
+        let r = try await runAsync(["/bin/sh", "-c", shell], seconds: 20)
         #expect(r.output.contains("Connection reset by peer") && r.output.contains("EXIT 56"), "\(r.output)")
         let got = r.output.split(separator: "\n").first { $0.hasPrefix("GOT 200 ") }.flatMap { Int($0.split(separator: " ")[2]) }
         #expect(got != nil && got! < size, "\(r.output)")
         // The server goes on serving.
-        let again = try ns.exec(["curl", "-sS", "--max-time", "5", "-o", "/dev/null", "-w", "%{http_code} %{size_download}", "http://192.0.2.2/shrinks.bin"])
+        let again = try await ns.run(["curl", "-sS", "--max-time", "5", "-o", "/dev/null", "-w", "%{http_code} %{size_download}", "http://192.0.2.2/shrinks.bin"])
         #expect(again.output == "200 1000000", "\(again.output)")
 
         // A client that asks for the 1 MB and reads nothing: a small receive buffer fills,
@@ -305,20 +218,18 @@ struct ServeHTTPCommandTests {
             err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
         print("STALLED", errno.errorcode.get(err, err))
         """#
-        let stalled = try ns.exec(["/usr/bin/python3", "-c", script], seconds: 25)
+        let stalled = try await ns.run(["/usr/bin/python3", "-c", script], seconds: 25)
         #expect(stalled.output.contains("STALLED ECONNRESET"), "\(stalled.output)")
     }
 
-    @Test func serveRejectsRootForOtherServicesAndAMissingRoot() throws {
-        guard let binary = Self.binary else {
-            if ProcessInfo.processInfo.environment["CI"] == "true" { Issue.record("tcpip binary not found") }
-            return
-        }
-        let echo = try Self.run([binary.path, "serve", "echo", "--tun", "tun0", "--ip", "192.0.2.2/24", "--port", "7", "--root", "/tmp"])
+    @Test func serveRejectsRootForOtherServicesAndAMissingRoot() async throws {
+        guard TCPIPCommand.binaryReady() else { return }
+        let binary = TCPIPCommand.path
+        let echo = try await runAsync([binary, "serve", "echo", "--tun", "tun0", "--ip", "192.0.2.2/24", "--port", "7", "--root", "/tmp"], seconds: 10)
         #expect(echo.status != 0)
         #expect(echo.output.contains("--root is for http only"), "\(echo.output)")
-        let missing = try Self.run([binary.path, "serve", "http", "--tun", "tun0", "--ip", "192.0.2.2/24", "--port", "80",
-                                    "--root", "/nonexistent-\(UUID().uuidString)"])
+        let missing = try await runAsync([binary, "serve", "http", "--tun", "tun0", "--ip", "192.0.2.2/24", "--port", "80",
+                                          "--root", "/nonexistent-\(UUID().uuidString)"], seconds: 10)
         #expect(missing.status != 0)
         #expect(missing.output.contains("is not a readable directory"), "\(missing.output)")
     }

@@ -163,6 +163,10 @@ extension Interface {
                 return
             }
         }
+        if q.protocol == IPProtocol.udp, q.source == address, recordUDPError(msg, quoted: q, reporter: from) {
+            counters.icmpErrorsApplied += 1
+            return
+        }
         let table = host.table
         let verdict = Interface.icmpErrorVerdict(for: msg, localAddress: address) { t in
             guard let s = table.byTuple[t], let c = table.slots[Int(s)].connection else { return nil }
@@ -171,14 +175,16 @@ extension Interface {
         apply(verdict, now: now)
     }
 
-    /// Acts on a verdict. Failing a connect uses `TCPConnection.destinationUnreachable`;
-    /// a lower path MTU is recorded here (and limits our own datagrams), but TCP's segment
-    /// size needs a hook in the engine (see the report: `TCPConnection.lowerPathMTU`).
+    /// Acts on a verdict. Failing a connect uses `TCPConnection.destinationUnreachable(_:now:)`
+    /// (port or protocol unreachable: `.refused`; otherwise `.unreachable`). A lower path MTU
+    /// is recorded per destination (it limits our own datagrams and the MSS of later
+    /// connects there) and lowers the named connection's segment size, which resends the
+    /// dropped segment at the new size (`TCPConnection.lowerPathMTU`).
     func apply(_ verdict: ICMPErrorVerdict, now: Instant) {
         switch verdict {
-        case .failConnect(let t, _):
+        case .failConnect(let t, let code):
             if let s = host.table.byTuple[t], let c = host.table.slots[Int(s)].connection {
-                c.destinationUnreachable(now: now)
+                c.destinationUnreachable(code, now: now)
                 host.wake(host.table.handle(of: s))
             }
             counters.icmpErrorsApplied += 1
@@ -186,6 +192,12 @@ extension Interface {
             if m < pathMTU(to: t.remoteAddress) {
                 pathMTUs[t.remoteAddress] = m
                 post(.pathMTULowered(t.remoteAddress, mtu: m))
+            }
+            // Every connection to the peer learns it from its own ICMP (each quotes that
+            // connection's segment); this one was checked against its sequence numbers.
+            if let s = host.table.byTuple[t], let c = host.table.slots[Int(s)].connection,
+               c.lowerPathMTU(min(m, pathMTU(to: t.remoteAddress)), now: now) {
+                host.wake(host.table.handle(of: s))
             }
             counters.icmpErrorsApplied += 1
         case .softError:

@@ -405,11 +405,18 @@ public final class Interface {
 
     /// Active TCP open through the host, refused at once with `.noRoute` when the
     /// destination has no route (off-link without a gateway), as Linux's ENETUNREACH.
+    /// A path MTU learned for the destination (RFC 1191) caps the MSS offered and used.
     public func connect(to remote: IPv4Address, port: UInt16, now: Instant,
                         configuration tcp: TCPConfiguration? = nil) throws(InterfaceError) -> ConnectionHandle {
         noteTime(now)
         guard case .neighbor? = route.nextHop(for: remote) else { throw .noRoute }
-        do { return try host.connect(to: remote, port: port, now: now, configuration: tcp) } catch { throw .host(error) }
+        var chosen = tcp
+        if let learned = pathMTUs[remote] {
+            var c = tcp ?? host.configuration
+            c.maximumSegmentSize = min(c.maximumSegmentSize, max(68, learned) - 40)
+            chosen = c
+        }
+        do { return try host.connect(to: remote, port: port, now: now, configuration: chosen) } catch { throw .host(error) }
     }
 
     // MARK: transmit

@@ -21,6 +21,7 @@ public enum TCPTimeWaitResetPolicy: Sendable, Hashable {
 /// | `maximumSegmentSize` | 1460 | ours, from a 1500-byte MTU; advertised in the SYN and caps what we send |
 /// | `noDelay` | false | Nagle's algorithm on (RFC 9293 §3.7.4) |
 /// | `delayedAcknowledgments` | on | ACK within `delayedACKTimeout` (200 ms) or on every 2nd full segment (RFC 9293 §3.8.6.3). 200 ms equals `minimumRTO`: at a small RTT the peer's retransmission timer can fire just before our delayed ACK (a spurious retransmission of a burst's odd last segment); Linux delays 40 ms. Lower it for LAN-like links |
+/// | `linger` | nil | SO_LINGER: nil, a full `close` returns at once and the FIN handshake finishes in the background; `.zero`, `close` resets (RST) and the connection is gone at once, no TIME-WAIT; N > 0, a RST follows if our data and FIN are not all acknowledged N after `close` |
 /// | `keepalive` | off | when on: first probe after 2 h idle, then every 75 s, give up after 9 (RFC 1122 §4.2.3.6) |
 /// | `synRetries` | 5 | SYNs at 0, 1, 3, 7, 15, 31 s; give up at 63 s (≈ 60 s, counted not timed) |
 /// | `maximumRetransmissions` | 15 | as Linux's tcp_retries2 (≈ 924 s with a 200 ms RTO) then `timedOut` |
@@ -42,6 +43,11 @@ public struct TCPConfiguration: Sendable, Hashable {
     public var selectiveAcknowledgments: Bool = true
     public var maximumSegmentSize: Int = 1460
     public var noDelay: Bool = false
+    /// SO_LINGER for a full close (`close(fully: true)`, the runtime's `TCPStream.close`):
+    /// nil (the default) closes gracefully in the background; `.zero` aborts (RST, no
+    /// TIME-WAIT); a positive duration closes gracefully but resets the connection if the
+    /// peer has not acknowledged every byte and our FIN within it.
+    public var linger: Duration? = nil
     public var delayedAcknowledgments: Bool = true
     public var delayedACKTimeout: Duration = .milliseconds(200)
     public var keepalive: Bool = false
@@ -79,6 +85,7 @@ public struct TCPConfiguration: Sendable, Hashable {
         c.maximumSegmentLifetime = clamp(c.maximumSegmentLifetime); c.delayedACKTimeout = clamp(c.delayedACKTimeout)
         c.keepaliveIdle = clamp(c.keepaliveIdle); c.keepaliveInterval = clamp(c.keepaliveInterval)
         c.finWait2Timeout = clamp(c.finWait2Timeout)
+        if let l = c.linger { c.linger = min(max(l, .zero), .seconds(86_400)) }
         c.invalidSegmentACKInterval = min(max(c.invalidSegmentACKInterval, .zero), .seconds(86_400))
         c.synRetries = min(c.synRetries, 64); c.maximumRetransmissions = min(c.maximumRetransmissions, 1000)
         c.sendBufferSize = max(1, min(c.sendBufferSize, 1 << 30))

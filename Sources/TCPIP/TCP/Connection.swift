@@ -137,6 +137,10 @@ public final class TCPConnection {
     @exclusivity(unchecked) var retransmitCount = 0
     @exclusivity(unchecked) var persistBackoff = 0
     @exclusivity(unchecked) var keepaliveProbesSent = 0
+    /// `linger` (a positive one) was armed by a full close; the deadline is set at the next poll.
+    @exclusivity(unchecked) var lingerTimerPending = false
+    /// When a lingering close gives up and resets (see `TCPConfiguration.linger`).
+    @exclusivity(unchecked) var lingerDeadline: Instant?
 
     // MARK: RTT and congestion control
     @exclusivity(unchecked) var rtt: RTTEstimator
@@ -264,6 +268,60 @@ public final class TCPConnection {
         if state == .synSent { terminate(.unreachable) }
     }
 
+    /// As `destinationUnreachable(now:)` with the ICMP code: port or protocol unreachable
+    /// says the host is there and nothing takes our SYN, so the attempt ends with `.refused`
+    /// (Linux: ECONNREFUSED for a port unreachable); every other code (network, host,
+    /// prohibited...) with `.unreachable`.
+    public func destinationUnreachable(_ code: ICMPv4UnreachableCode, now: Instant) {
+        guard state == .synSent else { return }
+        terminate(code == .port || code == .protocol ? .refused : .unreachable)
+    }
+
+    /// RFC 1191: an ICMP fragmentation-needed, accepted by the stack (RFC 5927: it quotes a
+    /// sequence number we sent and that is not yet acknowledged), says IP packets to the
+    /// peer may carry at most `mtu` bytes. The segment size drops to `mtu - 40` (never below
+    /// 68 - 40 = 28; options come out of it, as always); segments keep DF. When data is in
+    /// flight, the segment the router dropped is resent at once, from SND.UNA at the new
+    /// size (go-back-N, as after a timeout, but without backing off the RTO or shrinking
+    /// the congestion window: a smaller path is no congestion signal, as Linux's
+    /// tcp_simple_retransmit). Returns whether the segment size fell.
+    @discardableResult
+    public func lowerPathMTU(_ mtu: Int, now: Instant) -> Bool {
+        let mss = max(68 - 40, mtu - 40)
+        guard mss < min(peerMSS, config.maximumSegmentSize) else { return false }
+        peerMSS = mss  // the largest segment the path to the peer takes from now on
+        guard state.isSynchronized, state != .synReceived, sndMax > sndUna else { return true }
+        sndNxt = sndUna
+        retransmitAt = nil
+        timedSeq = nil  // Karn: what is resent now is not timed
+        retransmitDeadline = now + rtt.rto
+        return true
+    }
+
+    /// The largest segment (payload plus options) we send to the peer: its MSS, ours, and
+    /// what the path MTU allows (`lowerPathMTU`).
+    public var maximumSegmentSizeToPeer: Int { min(peerMSS, config.maximumSegmentSize) }
+
+    /// Arms and fires the linger timer (from `fireTimers`); true when it reset the connection.
+    func fireLinger(now: Instant) -> Bool {
+        if lingerTimerPending {
+            lingerTimerPending = false
+            if lingerDeadline == nil, let l = config.linger { lingerDeadline = now + l }
+        }
+        guard let t = lingerDeadline, t <= now else { return false }
+        lingerDeadline = nil
+        switch state {
+        case .synReceived, .finWait1, .closing, .lastAck:
+            // Our data or FIN is still unacknowledged: give up. A RST goes out where RFC 9293
+            // §3.10.5 sends one (SYN-RECEIVED, FIN-WAIT-1); in CLOSING and LAST-ACK the peer
+            // has closed too and the connection just ends.
+            abort()
+            return true
+        default:
+            return false
+        }
+    }
+
     /// Bytes ready to read.
     public var readableBytes: Int { receiveBuffer.readable }
     /// Room left in the send buffer.
@@ -280,6 +338,11 @@ public final class TCPConnection {
             if receiveBuffer.readable > 0 && state.isSynchronized && state != .timeWait {
                 abort()
                 return
+            }
+            if let l = config.linger {
+                // SO_LINGER 0: reset now, no FIN handshake and no TIME-WAIT (as Linux's tcp_disconnect).
+                if l == .zero { abort(); return }
+                lingerTimerPending = true  // started at the next poll (close has no clock)
             }
         }
         switch state {
@@ -392,6 +455,7 @@ public final class TCPConnection {
         setState(.closed)
         retransmitDeadline = nil; persistDeadline = nil; delayedACKDeadline = nil
         keepaliveDeadline = nil; timeWaitDeadline = nil; finWait2Deadline = nil
+        lingerDeadline = nil; lingerTimerPending = false
         ackNow = false; persistProbePending = false; keepaliveProbePending = false; retransmitAt = nil
         sendBuffer.releaseStorage(); receiveBuffer.releaseStorage()  // kept storage (releasesBuffersWhenDrained off) goes now
         post(.closed(error))

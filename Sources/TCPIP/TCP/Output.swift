@@ -228,12 +228,14 @@ extension TCPConnection {
         let headerLength = 20 + optLen
         var payload = 0
         if payloadLimit > 0 {
-            let piece = min(peerMSS, config.maximumSegmentSize) - optLen
+            // At least one byte: with a path MSS near 28 (RFC 1191's floor) SACK blocks could
+            // otherwise leave no room and data segments would come out empty, without end.
+            let piece = max(1, min(peerMSS, config.maximumSegmentSize) - optLen)
             // A super-segment: all that is left if it fits, else as many whole pieces as the
             // limit and the buffer allow (a short piece only at the end of the queued data,
             // as without segmentation).
             var cap = piece
-            if superSegment && piece > 0 {
+            if superSegment {
                 let room = min(b.count - headerLength, 65535 - 20 - headerLength)
                 let rest = sendBuffer.count - payloadOffset
                 let want = min(payloadLimit, rest)

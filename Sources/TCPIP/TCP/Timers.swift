@@ -11,7 +11,7 @@ extension TCPConnection {
             if let t, d == nil || t < d! { d = t }
         }
         consider(retransmitDeadline); consider(persistDeadline); consider(delayedACKDeadline)
-        consider(keepaliveDeadline); consider(timeWaitDeadline); consider(finWait2Deadline)
+        consider(keepaliveDeadline); consider(timeWaitDeadline); consider(finWait2Deadline); consider(lingerDeadline)
         return d
     }
 
@@ -26,6 +26,7 @@ extension TCPConnection {
             terminate(nil)
             return
         }
+        if lingerTimerPending || lingerDeadline != nil, fireLinger(now: now) { return }
         if let t = finWait2Deadline, t <= now {
             finWait2Deadline = nil
             if state == .finWait2 { terminate(.timedOut); return }

@@ -29,7 +29,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "TCPIPTests", dependencies: ["TCPIP"]),
+        .testTarget(name: "TCPIPTests", dependencies: ["TCPIP", "NetworkTestSupport"]),
         // Network namespaces, privileges and child processes for the tests that talk to the kernel.
         .target(name: "NetworkTestSupport", path: "Tests/NetworkTestSupport"),
         .testTarget(name: "TCPIPDevicesTests", dependencies: ["TCPIP", "TCPIPDevices", "NetworkTestSupport"]),

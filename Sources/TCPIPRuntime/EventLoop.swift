@@ -177,6 +177,7 @@ extension LoopCore {
                 if try flush(to: interface, from: processor, now: now) { more = true }
                 dispatch(now: now)
                 if touched, try flush(to: interface, from: processor, now: now) { more = true }
+                if udpSendsWaitForAnotherRound { more = true }
             } catch {
                 failure = "\(error)"
                 abortEverything()

@@ -91,6 +91,8 @@ final class LoopCore {
 
     // UDP sockets (only when the processor is an `Interface`; UDPSocket.swift).
     var udpSockets: [UInt16: UDPWaiters] = [:]
+    /// Set by `dispatchUDP`: sends still wait for room that the next flush makes.
+    var udpSendsWaitForAnotherRound = false
 
     init(processor: any PacketProcessor, interface: any PacketInterface) {
         self.host = processor.tcpHost

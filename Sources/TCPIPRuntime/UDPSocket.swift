@@ -225,13 +225,21 @@ extension LoopCore {
     }
 
     /// Every round: datagrams and errors to receivers, waiting sends into the freed queue.
+    ///
+    /// Sets `udpSendsWaitForAnotherRound` when it queued some waiting sends and others
+    /// still wait: the flush that follows frees the queue, and nothing else would wake
+    /// the loop for them (a lost wake-up that left sends waiting until the next packet).
     func dispatchUDP(_ iface: Interface, now: Instant) {
+        udpSendsWaitForAnotherRound = false
         for u in udpSockets.values {
             if !u.receivers.isEmpty { serviceReceivers(u, on: iface) }
+            var moved = false
             while let first = u.senders.first {
                 guard trySend(first, from: u.port, on: iface) else { break }
                 u.senders.removeFirst()
+                moved = true
             }
+            if moved && !u.senders.isEmpty { udpSendsWaitForAnotherRound = true }
         }
     }
 

@@ -6,7 +6,10 @@ import TCPIPDevices
 
 /// Our `Interface` at 192.0.2.2 behind a TAP whose kernel side, in a fresh network
 /// namespace, is 192.0.2.1/24; a small bounded loop in the test moves frames.
-private final class InterfaceBehindTAP {
+///
+/// `@unchecked Sendable`: `run` drives it from a thread of its own (off the cooperative
+/// pool) while the test awaits; nothing else touches it meanwhile.
+private final class InterfaceBehindTAP: @unchecked Sendable {
     let namespace: NetworkNamespace
     let device: TunTapDevice
     let interface: Interface
@@ -28,7 +31,12 @@ private final class InterfaceBehindTAP {
 
     /// Runs `arguments` in the namespace while driving the interface; returns its exit
     /// status and output. Bounded by `seconds` (the command is terminated past it).
-    func run(_ arguments: [String], seconds: Double, tick: () -> Void = {}) throws -> (status: Int32, output: String) {
+    func run(_ arguments: [String], seconds: Double,
+             tick: @escaping @Sendable () -> Void = {}) async throws -> (status: Int32, output: String) {
+        try await offThePool { try self.runBlocking(arguments, seconds: seconds, tick: tick) }
+    }
+
+    private func runBlocking(_ arguments: [String], seconds: Double, tick: () -> Void) throws -> (status: Int32, output: String) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         p.arguments = ["ip", "netns", "exec", namespace.name] + arguments
@@ -103,7 +111,7 @@ private func pingCommand(_ destination: String, count: Int, size: Int) -> [Strin
 
 /// An echo service on the host behind the interface: every byte read is written back;
 /// once the peer has closed and everything went back, the connection is closed.
-private final class EchoLoop {
+private final class EchoLoop: @unchecked Sendable {  // ticked only by the run thread while the test awaits
     let host: IPv4Host
     let port: UInt16
     var handles: [ConnectionHandle] = []
@@ -167,13 +175,13 @@ except socket.timeout:
     print('timeout')
 """
 
-@Suite("Interface against the Linux kernel over TAP", .serialized)
+@Suite("Interface against the Linux kernel over TAP", .serialized, .prioritized)
 struct InterfaceKernelTests {
-    @Test func kernelPingIsAnsweredByOurInterface() throws {
+    @Test func kernelPingIsAnsweredByOurInterface() async throws {
         guard Privilege.requireRoot("Interface TAP test") else { return }
         let cmd = try #require(pingCommand("192.0.2.2", count: 3, size: 56), "neither ping nor /usr/bin/python3")
         let k = try InterfaceBehindTAP()
-        let r = try k.run(cmd, seconds: 15)
+        let r = try await k.run(cmd, seconds: 15)
         #expect(r.status == 0, "\(r.output)")
         #expect(r.output.contains("3 received"), "\(r.output)")
         #expect(k.interface.counters.echoRepliesSent == 3)
@@ -181,11 +189,11 @@ struct InterfaceKernelTests {
         #expect(k.interface.counters.drops.badIPChecksum == 0)
     }
 
-    @Test func kernelPingOfThreeThousandBytesIsReassembledAndAnsweredInFragments() throws {
+    @Test func kernelPingOfThreeThousandBytesIsReassembledAndAnsweredInFragments() async throws {
         guard Privilege.requireRoot("Interface TAP test") else { return }
         let cmd = try #require(pingCommand("192.0.2.2", count: 3, size: 3000), "neither ping nor /usr/bin/python3")
         let k = try InterfaceBehindTAP()
-        let r = try k.run(cmd, seconds: 15)
+        let r = try await k.run(cmd, seconds: 15)
         #expect(r.status == 0, "\(r.output)")
         #expect(r.output.contains("3 received"), "\(r.output)")
         // 3008 ICMP bytes in and out: reassembled here, three fragments back each time.
@@ -194,14 +202,14 @@ struct InterfaceKernelTests {
         #expect(k.interface.counters.fragmentsSent == 9)
     }
 
-    @Test func ourPingOfThreeThousandBytesIsAnsweredByTheKernel() throws {
+    @Test func ourPingOfThreeThousandBytesIsAnsweredByTheKernel() async throws {
         guard Privilege.requireRoot("Interface TAP test") else { return }
         let k = try InterfaceBehindTAP()
         let kernel = IPv4Address(192, 0, 2, 1)
         var replies: [PingReply] = []
         for seq in UInt16(1)...3 {
             try k.interface.sendPing(to: kernel, sequence: seq, size: 3000, now: k.now)
-            _ = try k.run(["sleep", "0.3"], seconds: 3)
+            _ = try await k.run(["sleep", "0.3"], seconds: 3)
             while let e = k.interface.nextPingEvent() { if case .reply(let p) = e { replies.append(p) } }
         }
         #expect(replies.map(\.sequence) == [1, 2, 3])
@@ -209,12 +217,12 @@ struct InterfaceKernelTests {
         #expect(k.interface.counters.datagramsReassembled == 3)
     }
 
-    @Test func kernelTCPClientEchoesTwoHundredKilobytesExactly() throws {
+    @Test func kernelTCPClientEchoesTwoHundredKilobytesExactly() async throws {
         guard Privilege.requireRoot("Interface TAP test") else { return }
         try #require(FileManager.default.isExecutableFile(atPath: "/usr/bin/python3"), "no /usr/bin/python3")
         let k = try InterfaceBehindTAP()
         let echo = try EchoLoop(host: k.interface.host, port: 7)
-        let r = try k.run(["/usr/bin/python3", "-c", tcpClientScript, "7", "204800"], seconds: 20, tick: echo.tick)
+        let r = try await k.run(["/usr/bin/python3", "-c", tcpClientScript, "7", "204800"], seconds: 20, tick: { echo.tick() })
         #expect(r.status == 0, "\(r.output)")
         #expect(r.output.contains("echoed 204800 bytes exact"), "\(r.output)")
         #expect(echo.echoed == 204_800)
@@ -222,20 +230,20 @@ struct InterfaceKernelTests {
         #expect(k.interface.counters.drops.total == 0, "\(k.interface.counters.drops)")
     }
 
-    @Test func kernelSYNToClosedPortIsRefused() throws {
+    @Test func kernelSYNToClosedPortIsRefused() async throws {
         guard Privilege.requireRoot("Interface TAP test") else { return }
         try #require(FileManager.default.isExecutableFile(atPath: "/usr/bin/python3"), "no /usr/bin/python3")
         let k = try InterfaceBehindTAP()
-        let r = try k.run(["/usr/bin/python3", "-c", refusedScript], seconds: 10)
+        let r = try await k.run(["/usr/bin/python3", "-c", refusedScript], seconds: 10)
         #expect(r.output.contains("refused"), "\(r.output)")
         #expect(k.interface.host.counters.resetsSent == 1)
     }
 
-    @Test func kernelPingThroughTUNIsAnsweredInIPMode() throws {
+    @Test func kernelPingThroughTUNIsAnsweredInIPMode() async throws {
         guard Privilege.requireRoot("Interface TUN test") else { return }
         let cmd = try #require(pingCommand("192.0.2.2", count: 3, size: 3000), "neither ping nor /usr/bin/python3")
         let k = try InterfaceBehindTAP(kind: .tun)
-        let r = try k.run(cmd, seconds: 15)
+        let r = try await k.run(cmd, seconds: 15)
         #expect(r.status == 0, "\(r.output)")
         #expect(r.output.contains("3 received"), "\(r.output)")
         #expect(k.interface.counters.datagramsReassembled == 3)

@@ -65,7 +65,7 @@ private final class KernelBehindTAP {
     }
 }
 
-@Suite("TAP and TUN devices against the Linux kernel", .serialized)
+@Suite("TAP and TUN devices against the Linux kernel", .serialized, .prioritized)
 struct TunTapDeviceTests {
     @Test func kernelAnswersARPRequestThroughTAP() throws {
         guard Privilege.requireRoot("TAP device test") else { return }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import NetworkTestSupport
 import TCPIP
 import TCPIPDevices
 @testable import TCPIPRuntime
@@ -23,7 +24,7 @@ private final class RecordingProcessor: PacketProcessor {
 
 /// `ImpairedProcessor` (faults between device and stack) and `DeviceTap` (pcap and
 /// ladder lines at the device), driven by hand with exact times.
-@Suite("Impaired processor and device tap")
+@Suite("Impaired processor and device tap", .prioritized)
 struct ImpairedProcessorTests {
     static func ms(_ n: Double) -> Instant { Instant(nanoseconds: Int64(n * 1_000_000)) }
     static func packet(_ tag: UInt8) -> [UInt8] { [tag] + [UInt8](repeating: 0x5A, count: 59) }
@@ -151,7 +152,7 @@ struct ImpairedProcessorTests {
 /// Two stacks over a socket pair, the server's output through `ImpairedProcessor`: the loop
 /// runs the wrapper like any processor (delayed packets wake it), and its counters reach
 /// `TCPStack.statistics()`.
-@Suite("Impaired stacks over a socket pair")
+@Suite("Impaired stacks over a socket pair", .prioritized)
 struct ImpairedStackTests {
     static let serverIP = IPv4Address(192, 0, 2, 1)
     static let clientIP = IPv4Address(192, 0, 2, 2)

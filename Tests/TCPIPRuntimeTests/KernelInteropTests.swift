@@ -107,7 +107,7 @@ for r in results: print(*r) if r else print("NONE")
 print("TOTAL", sum(1 for r in results if r and r[0] == "OK"), "%.3f" % dt)
 """#
 
-@Suite("The stack against the Linux kernel over TUN", .serialized)
+@Suite("The stack against the Linux kernel over TUN", .serialized, .prioritized)
 struct KernelInteropTests {
     @Test func kernelClientEchoesOneMegabyteThroughOurListener() async throws {
         guard Privilege.requireRoot("TUN interop test") else { return }

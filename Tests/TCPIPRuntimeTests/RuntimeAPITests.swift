@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import NetworkTestSupport
 import TCPIP
 import TCPIPRuntime
 
@@ -54,7 +55,7 @@ private func readAll(_ s: TCPStream, limit: Int) async throws -> [UInt8] {
     return got
 }
 
-@Suite("Runtime and async API over a socket pair")
+@Suite("Runtime and async API over a socket pair", .prioritized)
 struct RuntimeAPITests {
     @Test func streamRoundTripWithHalfCloseDeliversEveryByte() async throws {
         var small = Pair.fast

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TCPIP
+import NetworkTestSupport
 
 /// The SVG and HTML of `tcpip trace` render in a real browser: headless Chromium loads
 /// each (the kernel capture of a transfer under loss), takes a screenshot and dumps the
@@ -24,8 +25,8 @@ import TCPIP
     }
 
     /// Runs Chromium headless on `page` with `arguments`, bounded to 90 s;
-    /// returns standard output and standard error.
-    static func chromium(_ arguments: [String], page: URL, in dir: URL) throws -> (status: Int32, stdout: String, stderr: String) {
+    /// returns standard output and standard error. The wait runs off the cooperative pool.
+    static func chromium(_ arguments: [String], page: URL, in dir: URL) async throws -> (status: Int32, stdout: String, stderr: String) {
         let exe = try #require(executable, "CI=true but chromium is not installed")
         let out = dir.appendingPathComponent("chromium-\(UUID().uuidString).out")
         let err = dir.appendingPathComponent("chromium-\(UUID().uuidString).err")
@@ -39,9 +40,12 @@ import TCPIP
                        "--enable-logging=stderr", "--v=0"] + arguments + [page.absoluteString]
         p.standardOutput = try FileHandle(forWritingTo: out)
         p.standardError = try FileHandle(forWritingTo: err)
-        try p.run()
-        p.waitUntilExit()
-        return (p.terminationStatus,
+        let status = try await offThePool { () throws -> Int32 in
+            try p.run()
+            p.waitUntilExit()
+            return p.terminationStatus
+        }
+        return (status,
                 (try? String(contentsOf: out, encoding: .utf8)) ?? "",
                 (try? String(contentsOf: err, encoding: .utf8)) ?? "")
     }
@@ -55,8 +59,8 @@ import TCPIP
     }
 
     /// Takes a screenshot of `page`; returns the PNG's bytes and the browser's log.
-    static func screenshot(_ page: URL, to png: URL, in dir: URL) throws -> (png: [UInt8], log: String) {
-        let r = try chromium(["--screenshot=\(png.path)", "--window-size=\(window.width),\(window.height)"], page: page, in: dir)
+    static func screenshot(_ page: URL, to png: URL, in dir: URL) async throws -> (png: [UInt8], log: String) {
+        let r = try await chromium(["--screenshot=\(png.path)", "--window-size=\(window.width),\(window.height)"], page: page, in: dir)
         #expect(r.status == 0, "chromium exited with \(r.status): \(r.stderr.suffix(2000))")
         return (try [UInt8](Data(contentsOf: png)), r.stderr)
     }
@@ -74,7 +78,7 @@ import TCPIP
     }
 
     @Test(.enabled(if: enabled, skipMessage), arguments: ["svg", "html"])
-    func ladderRendersInChromiumWithoutErrors(format: String) throws {
+    func ladderRendersInChromiumWithoutErrors(format: String) async throws {
         let conv = try Self.conversation()
         // The SVG plain, the HTML with the learners' sentences: both render paths are covered.
         let formatter = LadderSVGFormatter(absolute: false, explain: format == "html", language: .en)
@@ -92,11 +96,11 @@ import TCPIP
         let blankPage = dir.appendingPathComponent("blank.html")
         try "<!DOCTYPE html><html><body><script>notDefinedAnywhere();</script></body></html>"
             .write(to: blankPage, atomically: true, encoding: .utf8)
-        let blank = try Self.screenshot(blankPage, to: dir.appendingPathComponent("blank.png"), in: dir)
+        let blank = try await Self.screenshot(blankPage, to: dir.appendingPathComponent("blank.png"), in: dir)
         #expect(Self.pageErrors(blank.log).contains { $0.contains("notDefinedAnywhere") })
 
         let png = dir.appendingPathComponent("trace-loss-\(format).png")
-        let shot = try Self.screenshot(page, to: png, in: dir)
+        let shot = try await Self.screenshot(page, to: png, in: dir)
         #expect(Self.pageErrors(shot.log).isEmpty, "page errors: \(Self.pageErrors(shot.log))")
         let size = try #require(Self.pngSize(shot.png), "the screenshot is not a PNG")
         #expect(size.width == Self.window.width && size.height == Self.window.height)
@@ -112,7 +116,7 @@ import TCPIP
         try FileManager.default.copyItem(at: png, to: kept)
 
         // What the browser built: parsed without error, one group per segment.
-        let dom = try Self.chromium(["--dump-dom"], page: page, in: dir)
+        let dom = try await Self.chromium(["--dump-dom"], page: page, in: dir)
         #expect(dom.status == 0)
         #expect(Self.pageErrors(dom.stderr).isEmpty, "page errors: \(Self.pageErrors(dom.stderr))")
         #expect(!dom.stdout.contains("parsererror"))

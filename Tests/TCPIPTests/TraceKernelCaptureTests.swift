@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import NetworkTestSupport
 @testable import TCPIP
 
 /// Golden tests on captures of the Linux kernel (scripts/capture-trace-fixtures.sh),
@@ -91,7 +92,7 @@ import Testing
     ]
 
     /// Runs tshark; nil (with a message) when it is not installed, a failure when CI=true.
-    static func tshark(_ args: [String]) throws -> String? {
+    static func tshark(_ args: [String]) async throws -> String? {
         let candidates = ["/usr/bin/tshark", "/usr/local/bin/tshark"]
         guard let path = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
             if ProcessInfo.processInfo.environment["CI"] == "true" {
@@ -107,21 +108,24 @@ import Testing
         let out = Pipe()
         p.standardOutput = out
         p.standardError = FileHandle.nullDevice
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
+        let data = try await offThePool { () throws -> Data in
+            try p.run()
+            let data = out.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            return data
+        }
         return String(decoding: data, as: UTF8.self)
     }
 
     @Test(arguments: captures)
-    func analysisFlagsTheSameFramesAsTshark(name: String) throws {
+    func analysisFlagsTheSameFramesAsTshark(name: String) async throws {
         let file = TraceFixtures.directory.appendingPathComponent(name + ".pcap").path
         let convs = try conversations(name)
         let events = convs.flatMap(\.events)
         // One tshark run: frame number, stream, then a column per analysis field ("1" when set).
         var args = ["-r", file, "-T", "fields", "-E", "occurrence=f", "-e", "frame.number", "-e", "tcp.stream"]
         for (field, _) in Self.fields { args += ["-e", field] }
-        guard let out = try Self.tshark(args) else { return }
+        guard let out = try await Self.tshark(args) else { return }
         var rows: [[Substring]] = []
         for line in out.split(separator: "\n") {
             rows.append(line.split(separator: "\t", omittingEmptySubsequences: false))

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import NetworkTestSupport
 @testable import TCPIP
 
 // Cross-checks of the wire layer and of `tcpip decode` against Wireshark's tshark:
@@ -24,7 +25,7 @@ enum Tshark {
 
     /// Runs tshark over `pcap`; nil (and an issue recorded) when tshark is missing or fails.
     static func decode(_ pcap: [UInt8], preferences: [String] = [],
-                       sourceLocation: SourceLocation = #_sourceLocation) -> [Packet]? {
+                       sourceLocation: SourceLocation = #_sourceLocation) async -> [Packet]? {
         guard let exe = executable else {
             Issue.record("CI=true but tshark is not installed", sourceLocation: sourceLocation)
             return nil
@@ -45,12 +46,16 @@ enum Tshark {
             let out = Pipe(), err = Pipe()
             p.standardOutput = out
             p.standardError = err
-            try p.run()
-            let data = out.fileHandleForReading.readDataToEndOfFile()
-            let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            p.waitUntilExit()
-            guard p.terminationStatus == 0 else {
-                Issue.record("tshark exited with \(p.terminationStatus): \(errors)", sourceLocation: sourceLocation)
+            // tshark takes seconds on a loaded machine: wait off the cooperative pool.
+            let (data, errors, status) = try await offThePool { () throws -> (Data, String, Int32) in
+                try p.run()
+                let data = out.fileHandleForReading.readDataToEndOfFile()
+                let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+                p.waitUntilExit()
+                return (data, errors, p.terminationStatus)
+            }
+            guard status == 0 else {
+                Issue.record("tshark exited with \(status): \(errors)", sourceLocation: sourceLocation)
                 return nil
             }
             guard let json = try JSONSerialization.jsonObject(with: data) as? [[String: Any]] else {
@@ -413,16 +418,16 @@ enum CrossCheckFrames {
     }
 
     @Test(.enabled(if: Tshark.enabled, Tshark.skipMessage))
-    func wireValuesReadBackIdenticallyInTshark() throws {
+    func wireValuesReadBackIdenticallyInTshark() async throws {
         let cases = try CrossCheckFrames.all()
         let pcap = CrossCheckFrames.pcap(cases)
         if let dump = ProcessInfo.processInfo.environment["TCPIP_CROSSCHECK_DUMP"] {
             try Data(pcap).write(to: URL(fileURLWithPath: dump))
         }
-        guard let packets = Tshark.decode(pcap) else { return }
+        guard let packets = await Tshark.decode(pcap) else { return }
         try #require(packets.count == cases.count)
         for (c, p) in zip(cases, packets) { TsharkCrossCheckTests.compare(c.expected, p, c.name) }
-        guard let absolute = Tshark.decode(pcap, preferences: ["tcp.relative_sequence_numbers:FALSE"]) else { return }
+        guard let absolute = await Tshark.decode(pcap, preferences: ["tcp.relative_sequence_numbers:FALSE"]) else { return }
         try #require(absolute.count == cases.count)
         for (c, p) in zip(cases, absolute) { TsharkCrossCheckTests.compare(c.expectedAbsolute, p, c.name + " (absolute)") }
     }
@@ -561,12 +566,12 @@ extension TsharkCrossCheckTests {
     /// Decodes `pcap` with the formatter (relative and absolute) and with tshark, and
     /// compares every TCP packet; returns the relative lines and tshark's packets.
     @discardableResult
-    static func compareDecoder(on pcap: [UInt8], sourceLocation: SourceLocation = #_sourceLocation) throws -> ([String], [Tshark.Packet])? {
+    static func compareDecoder(on pcap: [UInt8], sourceLocation: SourceLocation = #_sourceLocation) async throws -> ([String], [Tshark.Packet])? {
         let rel = PacketDescriber.describe(capture: pcap)
         let abs = PacketDescriber.describe(capture: pcap, options: .init(absoluteSequenceNumbers: true))
         #expect(rel.error == nil && abs.error == nil, sourceLocation: sourceLocation)
-        guard let relT = Tshark.decode(pcap, sourceLocation: sourceLocation),
-              let absT = Tshark.decode(pcap, preferences: ["tcp.relative_sequence_numbers:FALSE"], sourceLocation: sourceLocation)
+        guard let relT = await Tshark.decode(pcap, sourceLocation: sourceLocation),
+              let absT = await Tshark.decode(pcap, preferences: ["tcp.relative_sequence_numbers:FALSE"], sourceLocation: sourceLocation)
         else { return nil }
         try #require(relT.count == rel.packets.count && absT.count == abs.packets.count, sourceLocation: sourceLocation)
         for k in 0..<relT.count where relT[k]["tcp"] != nil && relT[k]["icmp"] == nil {
@@ -577,9 +582,9 @@ extension TsharkCrossCheckTests {
     }
 
     @Test(.enabled(if: Tshark.enabled, Tshark.skipMessage))
-    func decoderReadsCrossCheckFramesAsTsharkDoes() throws {
+    func decoderReadsCrossCheckFramesAsTsharkDoes() async throws {
         let cases = try CrossCheckFrames.all()
-        try TsharkCrossCheckTests.compareDecoder(on: CrossCheckFrames.pcap(cases))
+        try await TsharkCrossCheckTests.compareDecoder(on: CrossCheckFrames.pcap(cases))
     }
 }
 
@@ -603,7 +608,7 @@ extension TsharkCrossCheckTests {
     /// zero, SACK edges, FIN, port reuse with a new ISN, a capture that starts mid-stream,
     /// and a retransmitted SYN.
     @Test(.enabled(if: Tshark.enabled, Tshark.skipMessage))
-    func decoderCountsRelativeNumbersAsTsharkDoes() throws {
+    func decoderCountsRelativeNumbersAsTsharkDoes() async throws {
         let c = (CrossCheckFrames.ipA, UInt16(1111)), s = (CrossCheckFrames.ipB, UInt16(80))
         let ts: [TCPOption] = [.noOperation, .noOperation, .timestamps(TCPTimestamps(value: 1, echoReply: 2))]
         let isnC: UInt32 = 0xFFFF_FFF0, isnS: UInt32 = 0x1000
@@ -636,7 +641,7 @@ extension TsharkCrossCheckTests {
 
         var w = PcapWriter(linkType: .ethernet)
         for (k, f) in frames.enumerated() { w.append(timestamp: Instant(nanoseconds: Int64(k) * 1_000), packet: f) }
-        guard let (lines, _) = try TsharkCrossCheckTests.compareDecoder(on: w.bytes) else { return }
+        guard let (lines, _) = try await TsharkCrossCheckTests.compareDecoder(on: w.bytes) else { return }
         // The numbers the decoder prints, spelled out (tshark agreed with each above).
         let fields = lines.map { l in l.split(separator: ": ", maxSplits: 1).last.map(String.init) ?? "" }
         #expect(fields == [
@@ -663,10 +668,10 @@ extension TsharkCrossCheckTests {
     }
 
     @Test(.enabled(if: Tshark.enabled, Tshark.skipMessage))
-    func decoderAgreesWithTsharkOnKernelCapture() throws {
+    func decoderAgreesWithTsharkOnKernelCapture() async throws {
         let url = TsharkCrossCheckTests.fixtureDirectory.appendingPathComponent("kernel-curl.pcap")
         let pcap = try [UInt8](Data(contentsOf: url))
-        guard let (lines, packets) = try TsharkCrossCheckTests.compareDecoder(on: pcap) else { return }
+        guard let (lines, packets) = try await TsharkCrossCheckTests.compareDecoder(on: pcap) else { return }
         #expect(lines.count == packets.count)
         var tcpCount = 0, arpCount = 0
         for (k, (line, p)) in zip(lines, packets).enumerated() {
@@ -699,11 +704,11 @@ extension TsharkCrossCheckTests {
     /// The hand-built pcapng files (both byte orders, two sections, if_tsresol 9, 2^-10
     /// units, SPB, skipped blocks) read the same in tshark as in `PcapNGReader`.
     @Test(.enabled(if: Tshark.enabled, Tshark.skipMessage), arguments: [false, true])
-    func handBuiltPcapNGReadsTheSameInTshark(firstBigEndian: Bool) throws {
+    func handBuiltPcapNGReadsTheSameInTshark(firstBigEndian: Bool) async throws {
         let file = PcapNGTests.twoSectionFile(firstBigEndian: firstBigEndian)
         let ours = CaptureReader.readAll(file)
         #expect(ours.error == nil)
-        guard let all = Tshark.decode(file) else { return }
+        guard let all = await Tshark.decode(file) else { return }
         // tshark also reads the Obsolete Packet Block (the second packet block); we skip it.
         try #require(all.count == ours.records.count + 1)
         let theirs = [all[0]] + all[2...]

@@ -8,7 +8,7 @@ import Testing
 /// DOM proves the PNG came through intact; a screenshot is kept in
 /// `artifacts/chromium/serve-http.png` at the package root (git-ignored) for people to look
 /// at. Root and chromium required: skipped with a message otherwise, a failure when CI=true.
-@Suite("Chromium loads a page from tcpip serve http", .serialized)
+@Suite("Chromium loads a page from tcpip serve http", .serialized, .prioritized)
 struct ChromiumServeHTTPTests {
     static let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/local/bin/chromium"]
         .first { FileManager.default.isExecutableFile(atPath: $0) } ?? "/usr/bin/chromium"

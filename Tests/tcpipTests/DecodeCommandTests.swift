@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import NetworkTestSupport
 import TCPIP
 
 /// `tcpip decode` run as a process on the kernel fixture: it prints exactly what the
@@ -27,7 +28,7 @@ import TCPIP
         var stderr: String
     }
 
-    static func run(_ arguments: [String]) throws -> Run? {
+    static func run(_ arguments: [String]) async throws -> Run? {
         guard let binary else {
             Issue.record("CI=true but the tcpip binary was not found next to the tests")
             return nil
@@ -38,12 +39,16 @@ import TCPIP
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err
-        try p.run()
-        // Read both pipes to the end before waiting, so a full pipe cannot block the child.
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Run(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+        // Off the cooperative pool: the wait holds a thread for as long as the child runs.
+        let (o, e, status) = try await offThePool { () throws -> (Data, Data, Int32) in
+            try p.run()
+            // Read both pipes to the end before waiting, so a full pipe cannot block the child.
+            let o = out.fileHandleForReading.readDataToEndOfFile()
+            let e = err.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            return (o, e, p.terminationStatus)
+        }
+        return Run(status: status, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
     }
 
     static func expected(_ bytes: [UInt8], _ options: PacketDescriber.Options) -> String {
@@ -55,9 +60,9 @@ import TCPIP
                       (["-v"], PacketDescriber.Options(verbose: true)),
                       (["--absolute"], PacketDescriber.Options(absoluteSequenceNumbers: true)),
                       (["--verbose", "--absolute"], PacketDescriber.Options(absoluteSequenceNumbers: true, verbose: true))])
-    func decodePrintsWhatTheFormatterFormats(flags: [String], options: PacketDescriber.Options) throws {
+    func decodePrintsWhatTheFormatterFormats(flags: [String], options: PacketDescriber.Options) async throws {
         let bytes = try [UInt8](Data(contentsOf: DecodeCommandTests.fixture))
-        guard let r = try DecodeCommandTests.run(["decode"] + flags + [DecodeCommandTests.fixture.path]) else { return }
+        guard let r = try await DecodeCommandTests.run(["decode"] + flags + [DecodeCommandTests.fixture.path]) else { return }
         #expect(r.status == 0)
         #expect(r.stderr == "")
         #expect(r.stdout == DecodeCommandTests.expected(bytes, options))
@@ -65,7 +70,7 @@ import TCPIP
     }
 
     @Test(.enabled(if: enabled, "the tcpip binary is not built next to the tests; skipped (a failure with CI=true)"))
-    func truncatedFilePrintsThePacketsThenTheErrorAndFails() throws {
+    func truncatedFilePrintsThePacketsThenTheErrorAndFails() async throws {
         let bytes = try [UInt8](Data(contentsOf: DecodeCommandTests.fixture))
         let cut = Array(bytes.dropLast(7))
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tcpip-decode-\(UUID().uuidString)")
@@ -73,14 +78,14 @@ import TCPIP
         defer { try? FileManager.default.removeItem(at: dir) }
         let file = dir.appendingPathComponent("cut.pcap")
         try Data(cut).write(to: file)
-        guard let r = try DecodeCommandTests.run(["decode", file.path]) else { return }
+        guard let r = try await DecodeCommandTests.run(["decode", file.path]) else { return }
         let described = PacketDescriber.describe(capture: cut)
         #expect(described.error == .truncatedRecord(index: described.packets.count))
         #expect(r.status == 1)
         #expect(r.stdout == DecodeCommandTests.expected(cut, .init()))
         #expect(r.stderr == "tcpip: \(file.path): truncated record (packet \(described.packets.count + 1))\n")
 
-        guard let missing = try DecodeCommandTests.run(["decode", dir.appendingPathComponent("none.pcap").path]) else { return }
+        guard let missing = try await DecodeCommandTests.run(["decode", dir.appendingPathComponent("none.pcap").path]) else { return }
         #expect(missing.status != 0)
         #expect(missing.stderr.contains("no such file"))
     }

@@ -8,10 +8,10 @@ import TCPIP
     static var enabled: Bool { DecodeCommandTests.enabled }
 
     @Test(.enabled(if: enabled, "the tcpip binary is not built next to the tests; skipped (a failure with CI=true)"))
-    func demoPrintsTheScenarioAndWritesItsCapture() throws {
+    func demoPrintsTheScenarioAndWritesItsCapture() async throws {
         let pcap = FileManager.default.temporaryDirectory.appendingPathComponent("tcpip-demo-\(getpid()).pcap")
         defer { try? FileManager.default.removeItem(at: pcap) }
-        guard let r = try DecodeCommandTests.run(["demo", "--isn-client", "100", "--isn-server", "2000",
+        guard let r = try await DecodeCommandTests.run(["demo", "--isn-client", "100", "--isn-server", "2000",
                                                   "--bytes", "50000", "--seed", "4", "--pcap", pcap.path]) else { return }
         #expect(r.status == 0, "\(r.stderr)")
 
@@ -42,8 +42,8 @@ import TCPIP
     }
 
     @Test(.enabled(if: enabled, "the tcpip binary is not built next to the tests; skipped (a failure with CI=true)"))
-    func badFaultSpecificationIsRefused() throws {
-        guard let r = try DecodeCommandTests.run(["demo", "--impair", "loss=200%"]) else { return }
+    func badFaultSpecificationIsRefused() async throws {
+        guard let r = try await DecodeCommandTests.run(["demo", "--impair", "loss=200%"]) else { return }
         #expect(r.status != 0)
         #expect(r.stderr.contains("loss=200%: out of range"))
         #expect(r.stdout.isEmpty)

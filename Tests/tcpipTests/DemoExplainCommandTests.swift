@@ -8,8 +8,8 @@ import TCPIP
     static var enabled: Bool { DecodeCommandTests.enabled }
 
     @Test(.enabled(if: enabled, "the tcpip binary is not built next to the tests; skipped (a failure with CI=true)"))
-    func demoExplainPrintsTheScenarioWithItsSentences() throws {
-        guard let r = try DecodeCommandTests.run(["demo", "--isn-client", "100", "--isn-server", "2000",
+    func demoExplainPrintsTheScenarioWithItsSentences() async throws {
+        guard let r = try await DecodeCommandTests.run(["demo", "--isn-client", "100", "--isn-server", "2000",
                                                   "--bytes", "3000", "--explain", "--lang", "ko"]) else { return }
         #expect(r.status == 0, "\(r.stderr)")
         var o = DemoScenario.Options()
@@ -27,8 +27,8 @@ import TCPIP
     }
 
     @Test(.enabled(if: enabled, "the tcpip binary is not built next to the tests; skipped (a failure with CI=true)"))
-    func unknownExplainLanguageIsRefused() throws {
-        guard let r = try DecodeCommandTests.run(["demo", "--explain", "--lang", "fr"]) else { return }
+    func unknownExplainLanguageIsRefused() async throws {
+        guard let r = try await DecodeCommandTests.run(["demo", "--explain", "--lang", "fr"]) else { return }
         #expect(r.status != 0)
         #expect(r.stderr.contains("--lang must be en or ko"))
         #expect(r.stdout.isEmpty)

@@ -6,7 +6,7 @@ import Testing
 /// exactly those bytes back; 100 concurrent connections of 100 KB each are echoed exactly
 /// and, once TIME-WAIT (shortened with `--time-wait`) has passed, the stack's table is
 /// empty. Root required: skipped with a message otherwise, a failure when CI=true.
-@Suite("tcpip serve echo with ncat, socat and many connections", .serialized)
+@Suite("tcpip serve echo with ncat, socat and many connections", .serialized, .prioritized)
 struct EchoInteropTests {
     private static let tools = ["/usr/bin/ncat", "/usr/bin/socat", "/usr/bin/python3"]
 

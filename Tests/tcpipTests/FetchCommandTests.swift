@@ -6,7 +6,7 @@ import Testing
 /// http.server listens on 192.0.2.1 (the kernel side of a TAP or TUN made with
 /// `ip tuntap add`), our binary attaches to that device as 192.0.2.2. Root required:
 /// skipped with a message otherwise, a failure when CI=true.
-@Suite("tcpip fetch over TAP and TUN", .serialized)
+@Suite("tcpip fetch over TAP and TUN", .serialized, .prioritized)
 struct FetchCommandTests {
     /// Root, iproute2, python3, sha256sum and the binary; records an issue under CI=true when one is missing.
     private static func ready(_ what: String) -> Bool {

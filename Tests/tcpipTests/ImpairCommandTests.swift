@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import NetworkTestSupport
 
 /// `--impair`, `--pcap` and `--trace` of the device commands, end to end: `tcpip serve http`
 /// creates a TAP (or TUN) in a fresh network namespace and `curl` in that namespace (the
@@ -7,7 +8,7 @@ import Testing
 /// (`--impair`) or in the kernel (`iptables -m statistic`). Each test has its own namespace,
 /// so they run concurrently. Root required: skipped with a message otherwise, a failure
 /// when CI=true.
-@Suite("tcpip --impair, --pcap and --trace over real devices")
+@Suite("tcpip --impair, --pcap and --trace over real devices", .prioritized)
 struct ImpairCommandTests {
     private static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent()

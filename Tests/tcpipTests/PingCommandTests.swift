@@ -6,7 +6,7 @@ import Testing
 /// of a TAP or TUN made with `ip tuntap add` is 192.0.2.1/24 and answers echo requests;
 /// our binary attaches to that device as 192.0.2.2. Root required: skipped with a
 /// message otherwise, a failure when CI=true.
-@Suite("tcpip ping over TAP and TUN", .serialized)
+@Suite("tcpip ping over TAP and TUN", .serialized, .prioritized)
 struct PingCommandTests {
     /// Root, iproute2 and the binary; records an issue under CI=true when one is missing.
     private static func ready(_ what: String) -> Bool {

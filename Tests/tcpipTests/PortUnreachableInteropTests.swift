@@ -7,7 +7,7 @@ import Testing
 /// A raw ICMP socket in the kernel's namespace shows the packet itself, and tshark decodes
 /// the same packet from a tcpdump capture on the device. Root required: skipped with a
 /// message otherwise, a failure when CI=true.
-@Suite("tcpip serve answers UDP to a closed port with ICMP port unreachable", .serialized)
+@Suite("tcpip serve answers UDP to a closed port with ICMP port unreachable", .serialized, .prioritized)
 struct PortUnreachableInteropTests {
     /// Sends one datagram from a connected UDP socket to 192.0.2.2:9999, then prints what
     /// the next recv did ("RECV REFUSED" expected) and the ICMP destination unreachable

@@ -5,7 +5,7 @@ import Testing
 /// `tcpip serve echo` run inside a fresh network namespace (it creates its TUN there),
 /// driven by python clients in the same namespace. Root required: skipped with a message
 /// otherwise, a failure when CI=true.
-@Suite("tcpip serve over TUN and TAP", .serialized)
+@Suite("tcpip serve over TUN and TAP", .serialized, .prioritized)
 struct ServeCommandTests {
     @Test func serveEchoAnswersTheKernelCountsOnUSR1AndExitsZeroOnSIGTERM() async throws {
         guard TCPIPCommand.ready("tcpip serve test") else { return }

@@ -5,7 +5,7 @@ import Testing
 /// `tcpip serve http --root DIR` run inside a fresh network namespace (it creates its TAP or
 /// TUN there), fetched by the kernel's TCP through `curl` in the same namespace. Root
 /// required: skipped with a message otherwise, a failure when CI=true.
-@Suite("tcpip serve http over TAP and TUN", .serialized)
+@Suite("tcpip serve http over TAP and TUN", .serialized, .prioritized)
 struct ServeHTTPCommandTests {
     /// Root, iproute2, curl, sha256sum and the binary; records an issue under CI=true when one is missing.
     private static func ready(_ what: String) -> Bool {

@@ -143,4 +143,20 @@ struct OffloadCommandTests {
         #expect(packetsIn + packetsOut < 7_242, "in \(packetsIn) out \(packetsOut): \(out)")
         #expect(!out.contains("device read drops"), "\(out)")
     }
+
+    /// The impairment and the capture sit between the device and the stack and would pass
+    /// super-segments on without their header: the combination is refused before any device
+    /// is opened (no root needed).
+    @Test(arguments: [["--impair", "loss=1%"], ["--pcap", "/tmp/never-written.pcap"], ["--trace"]])
+    func offloadWithImpairPcapOrTraceIsRefused(extra: [String]) async throws {
+        guard let binary = Self.binary else {
+            if ProcessInfo.processInfo.environment["CI"] == "true" { Issue.record("the tcpip binary is missing") }
+            return
+        }
+        let r = try await Self.run([binary.path, "serve", "echo", "--tap", "tapnever0", "--ip", "192.0.2.2/24",
+                                    "--port", "7", "--offload"] + extra)
+        #expect(r.status != 0)
+        #expect(r.output.contains("--offload cannot be combined with --impair, --pcap or --trace"), "\(r.output)")
+        #expect(!FileManager.default.fileExists(atPath: "/tmp/never-written.pcap"))
+    }
 }

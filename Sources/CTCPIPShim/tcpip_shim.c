@@ -12,16 +12,29 @@
 #include <unistd.h>
 
 int tcpip_tun_open(const char *name, int tap, char *out_name) {
+    return tcpip_tun_open_offload(name, tap, 0, out_name);
+}
+
+int tcpip_tun_open_offload(const char *name, int tap, int vnet_hdr, char *out_name) {
     int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) return -errno;
     struct ifreq ifr;
     memset(&ifr, 0, sizeof ifr);
-    ifr.ifr_flags = (short)((tap ? IFF_TAP : IFF_TUN) | IFF_NO_PI);
+    ifr.ifr_flags = (short)((tap ? IFF_TAP : IFF_TUN) | IFF_NO_PI | (vnet_hdr ? IFF_VNET_HDR : 0));
     if (name && name[0]) strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
     if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
         int e = errno;
         close(fd);
         return -e;
+    }
+    if (vnet_hdr) {
+        int size = 10;  /* struct virtio_net_hdr, without num_buffers */
+        unsigned long offloads = TUN_F_CSUM | TUN_F_TSO4;
+        if (ioctl(fd, TUNSETVNETHDRSZ, &size) < 0 || ioctl(fd, TUNSETOFFLOAD, offloads) < 0) {
+            int e = errno;
+            close(fd);
+            return -e;
+        }
     }
     if (out_name) {
         memcpy(out_name, ifr.ifr_name, IFNAMSIZ);

@@ -31,13 +31,23 @@ public final class TunTapDevice: @unchecked Sendable {
     /// The interface name the kernel gave (the one asked for, or its own choice).
     public let name: String
     public private(set) var fileDescriptor: Int32
+    /// Opened with IFF_VNET_HDR and TUNSETOFFLOAD (checksum and TCPv4 segmentation
+    /// offload): every frame read or written starts with a 10-byte `VirtioNetHeader`.
+    public let virtioNetHeader: Bool
 
     /// Opens (or attaches to) the device `name` ("" or "tap%d" lets the kernel choose).
-    public init(name: String, kind: Kind) throws {
+    ///
+    /// `offload`: open with the virtio-net header (IFF_VNET_HDR) and let the kernel hand
+    /// over partial checksums and TCP super-segments of up to 64 KiB both ways
+    /// (TUNSETOFFLOAD TUN_F_CSUM | TUN_F_TSO4); `read` and `write` then carry the header.
+    public init(name: String, kind: Kind, offload: Bool = false) throws {
         var out = [CChar](repeating: 0, count: Int(TCPIP_IFNAMSIZ))
-        let fd = tcpip_tun_open(name, kind == .tap ? 1 : 0, &out)
-        guard fd >= 0 else { throw DeviceError("open \(name) (/dev/net/tun, TUNSETIFF)", errno: -fd) }
+        let fd = tcpip_tun_open_offload(name, kind == .tap ? 1 : 0, offload ? 1 : 0, &out)
+        guard fd >= 0 else {
+            throw DeviceError("open \(name) (/dev/net/tun, TUNSETIFF\(offload ? ", TUNSETOFFLOAD" : ""))", errno: -fd)
+        }
         self.kind = kind
+        self.virtioNetHeader = offload
         self.fileDescriptor = fd
         self.name = String(decoding: out.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }

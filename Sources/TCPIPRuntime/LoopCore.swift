@@ -72,6 +72,8 @@ final class LoopCore {
     // Statistics.
     var rounds = 0
     var deviceWriteDrops = 0
+    /// Packets read whose virtio-net header was short or whose partial checksum did not fit.
+    var offloadDrops = 0
     var retiredRetransmits = 0
     var retiredTimeouts = 0
     var failure: String? = nil
@@ -97,8 +99,9 @@ final class LoopCore {
         self.processor = processor
         self.interface = interface
         self.pingInterface = processor.pingInterface
-        inBuffer = .allocate(byteCount: 65536, alignment: 16)
-        outBuffer = .allocate(byteCount: max(processor.maximumPacketSize, 68), alignment: 16)
+        // The largest IPv4 packet, a link header and a virtio-net header.
+        inBuffer = .allocate(byteCount: 65536 + 64, alignment: 16)
+        outBuffer = .allocate(byteCount: max(processor.maximumPacketSize, 68) + VirtioNetHeader.length, alignment: 16)
     }
 
     deinit {
@@ -110,6 +113,7 @@ final class LoopCore {
 
     /// Reads packets until EAGAIN or the batch bound; true when the bound stopped it.
     func receive<D: PacketInterface, P: PacketProcessor>(from d: D, into p: P, now: Instant) throws -> Bool {
+        if d.virtioNetHeader { return try receiveWithHeader(from: d, into: p, now: now) }
         for _ in 0..<LoopCore.readBatch {
             guard let n = try d.read(into: inBuffer) else { return false }
             p.receive(packet: UnsafeRawBufferPointer(rebasing: inBuffer[0..<n]), now: now)
@@ -117,13 +121,44 @@ final class LoopCore {
         return true
     }
 
+    /// `receive` on a device with virtio-net headers: each packet's header is stripped and
+    /// a partial checksum completed, so the processor sees ordinary (if large) packets.
+    func receiveWithHeader<D: PacketInterface, P: PacketProcessor>(from d: D, into p: P, now: Instant) throws -> Bool {
+        let h = VirtioNetHeader.length
+        for _ in 0..<LoopCore.readBatch {
+            guard let n = try d.read(into: inBuffer) else { return false }
+            guard n >= h, let header = try? VirtioNetHeader(UnsafeRawBufferPointer(inBuffer)) else {
+                offloadDrops += 1; continue
+            }
+            let packet = UnsafeMutableRawBufferPointer(rebasing: inBuffer[h..<n])
+            guard header.completeChecksum(in: packet) else { offloadDrops += 1; continue }
+            p.receive(packet: UnsafeRawBufferPointer(packet), now: now)
+        }
+        return true
+    }
+
     /// Writes what the host has to send; true when the batch bound stopped it.
     func flush<D: PacketInterface, P: PacketProcessor>(to d: D, from p: P, now: Instant) throws -> Bool {
         touched = false
+        if d.virtioNetHeader { return try flushWithHeader(to: d, from: p, now: now) }
         for _ in 0..<LoopCore.writeBatch {
             let n = p.poll(now: now, into: outBuffer)
             if n == 0 { return false }
             if try !d.write(UnsafeRawBufferPointer(rebasing: outBuffer[0..<n])) { deviceWriteDrops += 1 }
+        }
+        return true
+    }
+
+    /// `flush` on a device with virtio-net headers: each packet goes with the header the
+    /// processor gives for it (segmentation of a super-segment, or none).
+    func flushWithHeader<D: PacketInterface, P: PacketProcessor>(to d: D, from p: P, now: Instant) throws -> Bool {
+        let h = VirtioNetHeader.length
+        let body = UnsafeMutableRawBufferPointer(rebasing: outBuffer[h...])
+        for _ in 0..<LoopCore.writeBatch {
+            let n = p.poll(now: now, into: body)
+            if n == 0 { return false }
+            p.lastPacketOffload.write(into: outBuffer)
+            if try !d.write(UnsafeRawBufferPointer(rebasing: outBuffer[0..<(h + n)])) { deviceWriteDrops += 1 }
         }
         return true
     }
@@ -487,6 +522,7 @@ final class LoopCore {
             s.timeouts += k.timeouts
         }
         s.deviceWriteDrops = deviceWriteDrops
+        s.deviceReadDrops = offloadDrops
         s.loopRounds = rounds
         s.failure = failure
         s.impairment = processor.impairmentCounters
@@ -508,6 +544,8 @@ public struct TCPStackStatistics: Sendable, Hashable, CustomStringConvertible {
     public var timeouts = 0
     /// Packets the interface refused (its queue was full).
     public var deviceWriteDrops = 0
+    /// Packets read that the loop could not use (a malformed virtio-net header).
+    public var deviceReadDrops = 0
     public var loopRounds = 0
     /// Why the loop stopped on its own (a device error), if it did.
     public var failure: String? = nil
@@ -523,6 +561,7 @@ public struct TCPStackStatistics: Sendable, Hashable, CustomStringConvertible {
             "retransmitted segments \(retransmittedSegments), RTO timeouts \(timeouts), device write drops \(deviceWriteDrops)",
             "drops (\(host.drops.total)): \(host.drops)",
         ]
+        if deviceReadDrops > 0 { lines.append("device read drops \(deviceReadDrops)") }
         if let impairment { lines.append(impairment.description) }
         if let failure { lines.append("loop failure: \(failure)") }
         return lines.joined(separator: "\n")

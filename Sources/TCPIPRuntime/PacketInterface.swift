@@ -19,6 +19,14 @@ public protocol PacketInterface: AnyObject, Sendable {
     func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int?
     /// Writes one IPv4 packet; false when the link dropped it (queue full).
     func write(_ packet: UnsafeRawBufferPointer) throws -> Bool
+    /// Every packet read or written starts with a 10-byte `VirtioNetHeader` (a TUN/TAP
+    /// opened with IFF_VNET_HDR): the loop strips and completes arriving ones, and puts the
+    /// processor's `lastPacketOffload` in front of each packet it writes.
+    var virtioNetHeader: Bool { get }
+}
+
+extension PacketInterface {
+    public var virtioNetHeader: Bool { false }
 }
 
 extension TunTapDevice: PacketInterface {}
@@ -38,6 +46,9 @@ public protocol PacketProcessor: AnyObject {
     func poll(now: Instant, into buffer: UnsafeMutableRawBufferPointer) -> Int
     /// When `poll` should run next; nil when idle.
     var nextDeadline: Instant? { get }
+    /// What the link must do with the packet the last `poll` wrote (segmentation, partial
+    /// checksum); `.none` unless the processor was set up for offloads.
+    var lastPacketOffload: VirtioNetHeader { get }
     /// The `Interface` that answers `TCPStack.ping` (itself, or the one a wrapper such as
     /// `ImpairedProcessor` holds); nil for a bare `IPv4Host`.
     var pingInterface: Interface? { get }
@@ -52,7 +63,14 @@ extension PacketProcessor {
 
 /// The full interface (Ethernet + ARP on a TAP, or bare IP on a TUN; ICMP, UDP,
 /// fragments) around an `IPv4Host`: what `TCPStack` runs by default.
-extension Interface: PacketProcessor {}
+extension PacketProcessor {
+    /// No offloads unless the processor says otherwise.
+    public var lastPacketOffload: VirtioNetHeader { .none }
+}
+
+extension Interface: PacketProcessor {
+    public var lastPacketOffload: VirtioNetHeader { lastFrameOffload }
+}
 
 extension IPv4Host: PacketProcessor {
     public var tcpHost: IPv4Host { self }

@@ -57,8 +57,9 @@ public final class TCPStack: Sendable {
         } else {
             link = .ip
         }
-        let ifConfig = InterfaceConfiguration(link: link, address: address, prefixLength: prefixLength,
+        var ifConfig = InterfaceConfiguration(link: link, address: address, prefixLength: prefixLength,
                                               gateway: gateway, mtu: mtu)
+        ifConfig.segmentationOffload = interface.virtioNetHeader
         let iface = try Interface(configuration: ifConfig, host: host, seed: seed)
         try self.init(interface: interface, processor: wrap?(iface) ?? iface)
     }

@@ -23,6 +23,9 @@ struct DeviceOptions: ParsableArguments {
     @Option(help: "The stack's MTU (also the device's when this command creates it).")
     var mtu: Int?
 
+    @Flag(help: "Open the device with the virtio-net header and let the kernel offload TCP segmentation and checksums both ways (TCP super-segments of up to 64 KiB).")
+    var offload = false
+
     @Option(help: ArgumentHelp("Impair the link in both directions (userspace netem), e.g. loss=2%,delay=10ms,jitter=5ms,reorder=25%,duplicate=1%,corrupt=0.1%,rate=100mbit,queue=1000 (the syntax of `tcpip demo --impair`; queue defaults to 1000 packets a direction).", valueName: "spec"))
     var impair: String?
 
@@ -47,6 +50,11 @@ struct DeviceOptions: ParsableArguments {
         }
         if impairSeed != nil && impair == nil { throw ValidationError("--impair-seed needs --impair") }
         if let pcap, pcap.isEmpty { throw ValidationError("--pcap: empty file name") }
+        // The impairment and the capture sit between the device and the stack and pass on
+        // packets without their virtio-net header (segmentation, partial checksum).
+        if offload && (impair != nil || pcap != nil || trace) {
+            throw ValidationError("--offload cannot be combined with --impair, --pcap or --trace")
+        }
     }
 
     /// The faults of `--impair` (validated), nil without it.
@@ -55,7 +63,7 @@ struct DeviceOptions: ParsableArguments {
     /// Opens the device and starts a stack on it (see `OpenedStack.open`).
     func open(configuration: TCPConfiguration = .default) throws -> OpenedStack {
         try OpenedStack.open(tap: tap, tun: tun, ip: ip, gateway: gateway, mtu: mtu, configuration: configuration,
-                             faults: faults, faultSeed: impairSeed, pcap: pcap, trace: trace)
+                             faults: faults, faultSeed: impairSeed, pcap: pcap, trace: trace, offload: offload)
     }
 }
 
@@ -105,12 +113,12 @@ struct OpenedStack {
     static func open(tap: String?, tun: String?, ip: String, gateway: String?, mtu: Int?,
                      configuration: TCPConfiguration = .default,
                      faults: FaultConfiguration? = nil, faultSeed: UInt64? = nil,
-                     pcap: String? = nil, trace: Bool = false) throws -> OpenedStack {
+                     pcap: String? = nil, trace: Bool = false, offload: Bool = false) throws -> OpenedStack {
         let name = tap ?? tun!
         let kind: TunTapDevice.Kind = tap != nil ? .tap : .tun
         let (address, prefix) = try Serve.parseAddress(ip)
         let existed = access("/sys/class/net/\(name)", F_OK) == 0
-        let device = try TunTapDevice(name: name, kind: kind)
+        let device = try TunTapDevice(name: name, kind: kind, offload: offload)
         if !existed {
             if let mtu { try device.setMTU(mtu) }
             try device.setUp()

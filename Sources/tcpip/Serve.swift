@@ -157,7 +157,7 @@ struct Serve: ParsableCommand {
     static func handle(_ stream: TCPStream, _ mode: Service) async {
         do {
             while true {
-                let bytes = try await stream.read(maxBytes: 65536)
+                let bytes = try await stream.read(maxBytes: 262144)
                 if bytes.isEmpty { break }
                 if mode == .echo { try await stream.write(bytes) }
             }

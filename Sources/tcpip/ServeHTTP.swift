@@ -14,7 +14,7 @@ import Glibc
 /// one chunk) does not fit in its send buffer within `idleTimeout` (it stopped reading) is reset.
 enum ServeHTTP {
     /// Bytes per file chunk (and per write).
-    static let chunkSize = 64 * 1024
+    static let chunkSize = 256 * 1024
     /// After `.close`: how long, and how many bytes, we read and discard before the full close.
     static let lingerTime: Duration = .seconds(2)
     static let lingerBytes = 256 * 1024

@@ -20,6 +20,12 @@ enum { TCPIP_IFNAMSIZ = 16 };
  * returned. */
 int tcpip_tun_open(const char *name, int tap, char *out_name);
 
+/* As tcpip_tun_open, and with `vnet_hdr` = 1: IFF_VNET_HDR (every frame read or written
+ * starts with a 10-byte struct virtio_net_hdr, TUNSETVNETHDRSZ 10), and TUNSETOFFLOAD
+ * with TUN_F_CSUM | TUN_F_TSO4 (the kernel may hand us partial checksums and TCP/IPv4
+ * super-segments, and takes ours). */
+int tcpip_tun_open_offload(const char *name, int tap, int vnet_hdr, char *out_name);
+
 /* Sets the interface's MTU. */
 int tcpip_if_set_mtu(const char *name, int mtu);
 

@@ -99,6 +99,15 @@ public final class IPv4Host {
     /// The latest `now` seen: `nextDeadline` when there is work to do at once.
     @exclusivity(unchecked) var lastNow = Instant.zero
 
+    /// The link cuts TCP super-segments (TSO/GSO, e.g. a TAP with a virtio-net header):
+    /// `poll` then writes new data as packets of up to 64 KiB (given a buffer that large),
+    /// and says how to cut them in `lastPacketOffload`. Off by default.
+    public var segmentationOffload = false
+    /// What the link must do with the packet the last `poll` wrote: `.none`, or TCPv4
+    /// segmentation into `gsoSize`-byte segments with a partial checksum (the packet's TCP
+    /// checksum then holds only the pseudo-header sum). Offsets count from the IP header.
+    @exclusivity(unchecked) public private(set) var lastPacketOffload = VirtioNetHeader.none
+
     /// Connections keep their buffers' storage when the buffers drain (so
     /// request/response traffic allocates nothing); every `bufferTrimInterval` the host
     /// frees the storage of buffers that are empty and were not used during the last
@@ -391,6 +400,7 @@ public final class IPv4Host {
     /// `buffer` should hold `mtu` bytes.
     public func poll(now: Instant, into buffer: UnsafeMutableRawBufferPointer) -> Int {
         noteTime(now)
+        lastPacketOffload = .none
         guard buffer.count >= 60 else { return 0 }
         if resetCount > 0 {
             let i = resetHead
@@ -404,12 +414,13 @@ public final class IPv4Host {
         }
         if let t = trimDeadline, t <= now { trimIdleBuffers(now: now) }
         table.expireDeadlines(now: now)
-        let room = min(buffer.count, mtu) - 20
+        let room = min(buffer.count, segmentationOffload ? 65535 : mtu) - 20
         let segment = UnsafeMutableRawBufferPointer(rebasing: buffer[20..<(20 + room)])
         while let s = table.firstReady {
             guard let c = table.slots[Int(s)].connection else { _ = table.popReady(); continue }
-            let n = c.poll(now: now, into: segment)
+            let n = c.poll(now: now, into: segment, segmentation: segmentationOffload)
             if n > 0 {
+                if segmentationOffload { noteSuperSegment(c, segment: UnsafeMutableRawBufferPointer(rebasing: segment[0..<n])) }
                 // Rotate: others with work go first next time.
                 _ = table.popReady()
                 table.markReady(s)
@@ -419,6 +430,17 @@ public final class IPv4Host {
             afterActivity(s)
         }
         return 0
+    }
+
+    /// A segment longer than one piece goes as a super-segment: partial checksum, and the
+    /// link told how to cut it.
+    func noteSuperSegment(_ c: TCPConnection, segment: UnsafeMutableRawBufferPointer) {
+        let headerLength = Int(segment[12] >> 4) * 4
+        let piece = c.segmentationSize(optionLength: headerLength - 20)
+        guard segment.count - headerLength > piece else { return }
+        VirtioNetHeader.storePseudoHeaderChecksum(segment: segment, source: address, destination: c.tuple.remoteAddress)
+        lastPacketOffload = .tcpSegmentation(linkHeaderLength: 0, ipHeaderLength: 20, tcpHeaderLength: headerLength,
+                                             segmentSize: piece)
     }
 
     func finishPacket(_ buffer: UnsafeMutableRawBufferPointer, segmentLength n: Int, destination: IPv4Address) -> Int {

@@ -72,6 +72,12 @@ public struct InterfaceConfiguration: Sendable {
     public var gratuitousARP = true
     /// The ICMP identifier of our own echo requests (`sendPing`).
     public var pingIdentifier: UInt16 = 0x7463
+    /// The link cuts TCP super-segments and completes partial checksums (a TAP or TUN with
+    /// the virtio-net header and TUNSETOFFLOAD): the host's TCP then sends new data in
+    /// packets of up to 64 KiB; `poll` buffers must hold 65,535 bytes plus the link header,
+    /// and each frame's `lastFrameOffload` must go with it. Received packets may also be
+    /// larger than the MTU (the kernel's coalesced segments): they are taken as they are.
+    public var segmentationOffload = false
 
     public init(link: InterfaceLink, address: IPv4Address, prefixLength: Int, gateway: IPv4Address? = nil, mtu: Int = 1500) {
         self.link = link
@@ -274,8 +280,14 @@ public final class Interface {
     public var address: IPv4Address { configuration.route.address }
     public var route: IPv4Route { configuration.route }
     public var mtu: Int { configuration.mtu }
-    /// The largest frame `poll` writes: the MTU plus the link header. Size poll buffers to it.
-    public var frameCapacity: Int { configuration.mtu + configuration.link.headerLength }
+    /// The largest frame `poll` writes: the MTU plus the link header (65,535 plus the link
+    /// header with `segmentationOffload`). Size poll buffers to it.
+    public var frameCapacity: Int {
+        (configuration.segmentationOffload ? 65535 : configuration.mtu) + configuration.link.headerLength
+    }
+    /// What the link must do with the frame the last `poll` wrote (`.none` unless
+    /// `segmentationOffload`): offsets count from the start of the frame.
+    public private(set) var lastFrameOffload = VirtioNetHeader.none
     /// Our MAC address (nil on a TUN).
     public var macAddress: MACAddress? {
         if case .ethernet(let m) = configuration.link { return m }
@@ -331,6 +343,7 @@ public final class Interface {
         c.mtu = max(68, min(c.mtu, 65535))
         self.configuration = c
         self.host = host
+        if c.segmentationOffload { host.segmentationOffload = true }
         arp = ARPCache(configuration: c.arp)
         confirmInterval = (c.arp.entryLifetime / 2).nanosecondsClamped
         reassembly = IPv4Reassembly(limits: c.reassembly)
@@ -413,6 +426,7 @@ public final class Interface {
     /// hold `mtu` plus the link header (14 bytes on Ethernet).
     public func poll(now: Instant, into buffer: UnsafeMutableRawBufferPointer) -> Int {
         noteTime(now)
+        lastFrameOffload = .none
         runTimers(now: now)
         let link = configuration.link.headerLength
         guard buffer.count >= link + 68 else { counters.drops.bufferTooSmall += 1; return 0 }
@@ -434,13 +448,21 @@ public final class Interface {
                 if n > 0 { counters.framesOut += 1; return n }
                 continue
             }
-            let room = min(buffer.count - link, mtu)
+            let room = min(buffer.count - link, configuration.segmentationOffload ? 65535 : mtu)
             let packet = UnsafeMutableRawBufferPointer(rebasing: buffer[link..<(link + room)])
             let n = host.poll(now: now, into: packet)
             if n == 0 { return 0 }
             let ip = UnsafeRawBufferPointer(rebasing: packet[0..<n])
+            // A super-segment parked for ARP is dropped when released (too big, partial
+            // checksum); TCP sends it again.
             if let written = frame(packet: ip, in: buffer, now: now) {
                 counters.framesOut += 1
+                var o = host.lastPacketOffload
+                if o.isSegmentationOffload {
+                    o.checksumStart += UInt16(link)
+                    o.headerLength += UInt16(link)
+                    lastFrameOffload = o
+                }
                 return written
             }
         }

@@ -7,7 +7,12 @@ extension TCPConnection {
     /// payload, checksum) into `buffer`. Returns its length; 0 when there is nothing to send.
     /// Call it until it returns 0. `buffer` must hold at least 60 bytes (the largest header);
     /// the payload is cut to what fits after the header and to the peer's MSS less options.
-    public func poll(now: Instant, into buffer: UnsafeMutableRawBufferPointer) -> Int {
+    ///
+    /// `segmentation`: the link cuts super-segments (TSO/GSO): new data may then go as one
+    /// segment of up to what fits in `buffer`, in whole MSS-sized pieces (the last may be
+    /// short), which the link sends as `segmentationSize(of:)`-byte segments with the same
+    /// header. Retransmissions stay one MSS.
+    public func poll(now: Instant, into buffer: UnsafeMutableRawBufferPointer, segmentation: Bool = false) -> Int {
         fireTimers(now: now)
         guard buffer.count >= 60 else { return 0 }  // room for any header with options
         if let r = pendingReset {
@@ -32,7 +37,7 @@ extension TCPConnection {
             persistDeadline = now + persistInterval
             return writeACK(into: buffer, now: now, seq: sndUna - 1)
         }
-        let n = writeData(into: buffer, now: now)
+        let n = writeData(into: buffer, now: now, segmentation: segmentation)
         if n > 0 { return n }
         if keepaliveProbePending {
             keepaliveProbePending = false
@@ -117,7 +122,7 @@ extension TCPConnection {
     }
 
     /// The next data (and/or FIN) segment, if any may go now.
-    func writeData(into b: UnsafeMutableRawBufferPointer, now: Instant) -> Int {
+    func writeData(into b: UnsafeMutableRawBufferPointer, now: Instant, segmentation: Bool = false) -> Int {
         switch state {
         case .established, .finWait1, .closeWait, .closing, .lastAck: break
         default: return 0
@@ -161,8 +166,10 @@ extension TCPConnection {
             : cc.congestionWindow + limitedTransmitAllowance - inFlight
         let usable = max(0, min(congestionRoom, sndWnd - inFlight))
         let mss = sendMSS
-        let len = min(unsent, usable, mss)
         let isRetransmission = sndNxt < sndMax
+        // A super-segment: whole MSS pieces of what is sendable (writeSegment cuts it to the buffer).
+        let superSegment = segmentation && !isRetransmission && !inRecovery && sndUp == nil && min(unsent, usable) > mss
+        let len = superSegment ? min(unsent, usable) : min(unsent, usable, mss)
 
         if len == 0 && unsent > 0 {
             // Nothing fits: the peer's window is closed (or cwnd is full and the RTO runs).
@@ -182,7 +189,7 @@ extension TCPConnection {
         let seq = sndNxt
         let (length, payload) = writeSegment(into: b, seq: seq, ack: rcvNxt, flags: .ack, options: dataOptions(now: now),
                                              window: windowField(), payloadOffset: off, payloadLimit: len,
-                                             finIfComplete: finToSend, now: now)
+                                             finIfComplete: finToSend, superSegment: superSegment, now: now)
         let sentFin = finToSend && off + payload == sendBuffer.count
         sndNxt = seq + payload + (sentFin ? 1 : 0)
         if isRetransmission {
@@ -215,7 +222,7 @@ extension TCPConnection {
     func writeSegment(into b: UnsafeMutableRawBufferPointer, seq: SequenceNumber, ack: SequenceNumber?,
                       flags: TCPFlags, options: TCPOptionSet, window: UInt16,
                       payloadOffset: Int = 0, payloadLimit: Int = 0, finIfComplete: Bool = false,
-                      now: Instant) -> (length: Int, payload: Int) {
+                      superSegment: Bool = false, now: Instant) -> (length: Int, payload: Int) {
         var flags = flags
         let optLen = options.encodedLength
         let headerLength = 20 + optLen
@@ -223,7 +230,17 @@ extension TCPConnection {
         if payloadLimit > 0 {
             // At least one byte: with a path MSS near 28 (RFC 1191's floor) SACK blocks could
             // otherwise leave no room and data segments would come out empty, without end.
-            let cap = max(1, min(peerMSS, config.maximumSegmentSize) - optLen)
+            let piece = max(1, min(peerMSS, config.maximumSegmentSize) - optLen)
+            // A super-segment: all that is left if it fits, else as many whole pieces as the
+            // limit and the buffer allow (a short piece only at the end of the queued data,
+            // as without segmentation).
+            var cap = piece
+            if superSegment {
+                let room = min(b.count - headerLength, 65535 - 20 - headerLength)
+                let rest = sendBuffer.count - payloadOffset
+                let want = min(payloadLimit, rest)
+                cap = want == rest && want <= room ? want : max(piece, min(want, room) / piece * piece)
+            }
             payload = max(0, min(payloadLimit, cap, b.count - headerLength, sendBuffer.count - payloadOffset))
             if payload > 0 {
                 let out = UnsafeMutableRawBufferPointer(rebasing: b[headerLength..<(headerLength + payload)])
@@ -265,5 +282,13 @@ extension TCPConnection {
         }
         if !flags.contains(.rst) { lastSendTime = now }
         return (total, payload)
+    }
+}
+
+extension TCPConnection {
+    /// The payload bytes per segment the link cuts a super-segment into: the peer's MSS
+    /// (within ours) less the `optionLength` bytes of options every piece repeats.
+    public func segmentationSize(optionLength: Int) -> Int {
+        max(1, min(peerMSS, config.maximumSegmentSize) - optionLength)
     }
 }

@@ -71,6 +71,12 @@ public final class TCPStack: Sendable {
         if let device = interface as? TunTapDevice, device.kind == .tap, processor is IPv4Host {
             throw TCPStackError.tapNeedsEthernetInterface
         }
+        // The virtio-net header of each super-segment comes from `lastPacketOffload`, which
+        // only the Interface and the host themselves report; a wrapper would let 64 KiB
+        // segments reach the device without it.
+        if interface.virtioNetHeader && !(processor is Interface || processor is IPv4Host) {
+            throw TCPStackError.offloadNeedsUnwrappedInterface
+        }
         let host = processor.tcpHost
         self.address = host.address
         self.configuration = host.configuration
@@ -172,12 +178,16 @@ public enum TCPStackError: Error, Equatable, Sendable, CustomStringConvertible {
     case pingNeedsInterface
     /// A `ping` with this sequence number is still waiting for its answer.
     case pingSequenceInUse
+    /// A device opened with the virtio-net header (offload) runs only with an `Interface`
+    /// or `IPv4Host` directly: wrappers (impairment, taps) do not carry the header along.
+    case offloadNeedsUnwrappedInterface
 
     public var description: String {
         switch self {
         case .tapNeedsEthernetInterface: "a TAP device carries Ethernet frames: run it with an Interface (.ethernet link), not a bare IPv4Host"
         case .pingNeedsInterface: "ping needs an Interface (ICMP), not a bare IPv4Host"
         case .pingSequenceInUse: "a ping with this sequence number is still waiting"
+        case .offloadNeedsUnwrappedInterface: "a device with offloads (virtio-net header) runs only with an Interface or IPv4Host directly, not wrapped (--impair/--pcap/--trace)"
         }
     }
 }

@@ -197,3 +197,28 @@ struct ImpairedStackTests {
         await client.shutdown(gracePeriod: .zero)
     }
 }
+
+/// A socket-pair end that says it carries the virtio-net header (as a TAP opened with
+/// `--offload` does); only `virtioNetHeader` matters here.
+private final class OffloadedEnd: PacketInterface, @unchecked Sendable {
+    let inner: SocketPairEnd
+    init(_ inner: SocketPairEnd) { self.inner = inner }
+    var fileDescriptor: Int32 { inner.fileDescriptor }
+    var virtioNetHeader: Bool { true }
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int? { try inner.read(into: buffer) }
+    func write(_ packet: UnsafeRawBufferPointer) throws -> Bool { try inner.write(packet) }
+}
+
+@Suite("Offloaded devices and wrappers")
+struct OffloadWrapperTests {
+    @Test func aWrappedProcessorOnAnOffloadedDeviceIsRefusedAndTheBareHostIsTaken() async throws {
+        let (a, _) = SocketPairEnd.pair()
+        let host = IPv4Host(address: IPv4Address(192, 0, 2, 1), seed: 1)
+        #expect(throws: TCPStackError.offloadNeedsUnwrappedInterface) {
+            _ = try TCPStack(interface: OffloadedEnd(a), processor: ImpairedProcessor(host, faults: .none, seed: 1))
+        }
+        let (c, _) = SocketPairEnd.pair()
+        let stack = try TCPStack(interface: OffloadedEnd(c), processor: IPv4Host(address: IPv4Address(192, 0, 2, 1), seed: 1))
+        await stack.shutdown(gracePeriod: .zero)
+    }
+}

@@ -41,6 +41,18 @@ public func runCommand(_ arguments: [String], timeout: TimeInterval = 10) throws
     return (p.terminationStatus, String(decoding: data, as: UTF8.self))
 }
 
+/// Starts a command and returns without waiting for it (its output is discarded); for
+/// clean-up that must not hold the calling thread. Foundation reaps it when it exits.
+public func startDetached(_ arguments: [String]) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = arguments
+    p.standardInput = FileHandle.nullDevice
+    p.standardOutput = FileHandle.nullDevice
+    p.standardError = FileHandle.nullDevice
+    try? p.run()
+}
+
 /// A network namespace made for one test, deleted when the value is dropped (deinit),
 /// even when the test fails. Names carry a unique suffix so tests run in parallel.
 public final class NetworkNamespace {
@@ -72,8 +84,11 @@ public final class NetworkNamespace {
         return ns
     }
 
+    /// Starts `ip netns del` and returns at once: a deinit may run on a cooperative thread,
+    /// which must not wait for a process. Foundation reaps the `ip` when it exits; it runs
+    /// to the end even when the test process exits first.
     deinit {
-        _ = try? runCommand(["ip", "netns", "del", name])
+        startDetached(["ip", "netns", "del", name])
     }
 
     /// Runs a command inside the namespace; throws when it exits non-zero.
@@ -156,6 +171,7 @@ public final class ChildProcess: @unchecked Sendable {
         try process.run()
     }
 
+    /// Kills a process still running without waiting (see `stop`).
     deinit {
         stop()
         try? FileManager.default.removeItem(at: outputURL)
@@ -174,11 +190,11 @@ public final class ChildProcess: @unchecked Sendable {
         if process.isRunning { kill(process.processIdentifier, signal) }
     }
 
+    /// SIGKILL if the process still runs, and returns at once: it never holds the calling
+    /// thread (a deinit or a `defer` on a cooperative thread). Foundation reaps the process
+    /// when it dies. For an orderly exit use `terminate(seconds:)` (awaited) instead.
     public func stop() {
-        if process.isRunning { process.terminate() }
-        let deadline = Date().addingTimeInterval(2)
-        while process.isRunning && Date() < deadline { usleep(10_000) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        signal(SIGKILL)
     }
 
     /// Waits (without blocking a thread) until the process exits or `seconds` pass.

@@ -162,6 +162,28 @@ public final class TCPConnection {
     /// One segment to retransmit at this sequence number regardless of cwnd (fast retransmit, partial ACK).
     @exclusivity(unchecked) var retransmitAt: SequenceNumber?
     @exclusivity(unchecked) var scoreboard = SACKScoreboard()
+    /// RFC 6675 NextSeg rule 4: this recovery's rescue retransmission went out.
+    @exclusivity(unchecked) var rescueRetransmitted = false
+    /// The rescue retransmission NextSeg just offered (its sequence number), until it is sent.
+    @exclusivity(unchecked) var pendingRescue: SequenceNumber?
+    /// This recovery's retransmissions, to detect a lost one (`detectLostRetransmission`).
+    @exclusivity(unchecked) var retransmissionLog = RetransmissionLog()
+    /// From a retransmission timeout until SND.UNA reaches `recover` (RTO recovery).
+    @exclusivity(unchecked) var timeoutRecovery = false
+
+    // MARK: tail loss probe (TailLossProbe.swift, RFC 8985 §7)
+    /// When the probe timeout (PTO) fires, nil when none is armed.
+    @exclusivity(unchecked) var probeDeadline: Instant?
+    /// The PTO fired: the next `poll` sends the probe.
+    @exclusivity(unchecked) var probePending = false
+    /// SND.MAX after the outstanding probe (TLP.end_seq); nil when no probe is outstanding.
+    @exclusivity(unchecked) var probeEnd: SequenceNumber?
+    /// The outstanding probe resent data (TLP.is_retrans).
+    @exclusivity(unchecked) var probeWasRetransmission = false
+    /// D-SACK blocks seen before the probe went out.
+    @exclusivity(unchecked) var probeDSACKCount = 0
+    /// Bytes in flight when the probe went out.
+    @exclusivity(unchecked) var probeFlightSize = 0
 
     // MARK: events
     @exclusivity(unchecked) var events: [TCPEvent] = []
@@ -453,7 +475,7 @@ public final class TCPConnection {
     func terminate(_ error: TCPError?) {
         guard state != .closed else { return }
         setState(.closed)
-        retransmitDeadline = nil; persistDeadline = nil; delayedACKDeadline = nil
+        retransmitDeadline = nil; persistDeadline = nil; delayedACKDeadline = nil; probeDeadline = nil; probePending = false
         keepaliveDeadline = nil; timeWaitDeadline = nil; finWait2Deadline = nil
         lingerDeadline = nil; lingerTimerPending = false
         ackNow = false; persistProbePending = false; keepaliveProbePending = false; retransmitAt = nil

@@ -32,6 +32,10 @@ extension TCPConnection {
             persistDeadline = now + persistInterval
             return writeACK(into: buffer, now: now, seq: sndUna - 1)
         }
+        if probePending {  // tail loss probe (TailLossProbe.swift)
+            let p = writeLossProbe(into: buffer, now: now)
+            if p > 0 { return p }
+        }
         let n = writeData(into: buffer, now: now)
         if n > 0 { return n }
         if keepaliveProbePending {
@@ -137,8 +141,7 @@ extension TCPConnection {
                                                   window: windowField(), payloadOffset: off,
                                                   payloadLimit: min(avail, limit), finIfComplete: fin, now: now)
                 retransmitAt = nil
-                let end = seq + payload + (fin && off + payload == sendBuffer.count ? 1 : 0)
-                if end > highRxt { highRxt = end }
+                retransmissionSent(seq: seq, end: seq + payload + (fin && off + payload == sendBuffer.count ? 1 : 0))
                 internalCounters.retransmittedSegments += 1
                 if retransmitDeadline == nil { retransmitDeadline = now + rtt.rto }
                 return len
@@ -196,6 +199,7 @@ extension TCPConnection {
             timedSeq = seq; timedAt = now
         }
         if retransmitDeadline == nil { retransmitDeadline = now + rtt.rto }
+        if !isRetransmission { scheduleLossProbe(now: now) }
         persistDeadline = nil
         return length
     }

@@ -176,6 +176,8 @@ public final class TCPConnection {
     @exclusivity(unchecked) var probeDeadline: Instant?
     /// The PTO fired: the next `poll` sends the probe.
     @exclusivity(unchecked) var probePending = false
+    /// First sequence number of the outstanding probe.
+    @exclusivity(unchecked) var probeStart: SequenceNumber?
     /// SND.MAX after the outstanding probe (TLP.end_seq); nil when no probe is outstanding.
     @exclusivity(unchecked) var probeEnd: SequenceNumber?
     /// The outstanding probe resent data (TLP.is_retrans).

@@ -37,7 +37,7 @@ extension TCPConnection {
             detectLostRetransmission()
             return
         }
-        let lost = dupAcks >= 3 || (sackEnabled && scoreboard.isLost(sndUna, mss: sendMSS))
+        let lost = dupAcks >= 3 || (sackEnabled && (scoreboard.isLost(sndUna, mss: sendMSS) || probeRevealsLoss))
         if lost, mayStartRecovery {
             enterRecovery(now: now)
         }
@@ -93,11 +93,12 @@ extension TCPConnection {
         startRecoveryIfSACKShowsLoss(now: now)
     }
 
-    /// RFC 6675 §5: an ACK whose SACK information shows the data at SND.UNA lost (IsLost)
-    /// starts recovery even when it also moved the cumulative acknowledgment (the DupAcks
-    /// count was reset by it).
+    /// RFC 6675 §5: an ACK whose SACK information shows the data at SND.UNA lost (IsLost, or
+    /// a SACKed loss probe above it) starts recovery even when it also moved the cumulative
+    /// acknowledgment (the DupAcks count was reset by it).
     func startRecoveryIfSACKShowsLoss(now: Instant) {
-        if sackEnabled, !inRecovery, sndMax > sndUna, mayStartRecovery, scoreboard.isLost(sndUna, mss: sendMSS) {
+        if sackEnabled, !inRecovery, sndMax > sndUna, mayStartRecovery,
+           scoreboard.isLost(sndUna, mss: sendMSS) || probeRevealsLoss {
             enterRecovery(now: now)
         }
     }

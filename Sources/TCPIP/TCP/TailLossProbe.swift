@@ -23,6 +23,8 @@
 //   is resent: the data above it arrived two round trips ago, so it is lost. Otherwise one
 //   new segment when the peer's window allows (the RFC's choice), else the segment holding
 //   the highest unSACKed byte: the last one sent (the RFC's choice) unless it was SACKed.
+// - No RACK either to mark the data below a probe lost once the probe is SACKed: we start
+//   SACK recovery then (`probeRevealsLoss`), the probe having left a PTO after that data.
 // - The episode ends when SND.UNA reaches the probe's end. A retransmitted probe that was
 //   not answered by a D-SACK (RFC 2883) by then repaired a real loss: the congestion window
 //   is reduced as on entering fast recovery (RFC 8985 §7.4.2).
@@ -78,6 +80,7 @@ extension TCPConnection {
         let usable = sndWnd - flightSize
         let flight = flightSize
         var length = 0
+        var probeSeq = sndMax
         let firstHole = scoreboard.firstHoleBelowHighestSacked(sndUna: sndUna, sndNxt: sndMax)
         if let hole = firstHole {
             // Data above a hole arrived two round trips ago and the hole is still open: it is lost.
@@ -90,6 +93,7 @@ extension TCPConnection {
             internalCounters.retransmittedSegments += 1
             if let t = timedSeq, t >= hole.start { timedSeq = nil }  // Karn
             probeWasRetransmission = true
+            probeSeq = hole.start
             length = sent.length
         } else if unsent > 0 && usable > 0 && sndNxt == sndMax {
             // New data: one segment of at most SMSS, whatever the congestion window says.
@@ -118,14 +122,24 @@ extension TCPConnection {
             internalCounters.retransmittedSegments += 1
             if let t = timedSeq, t >= seq { timedSeq = nil }  // Karn
             probeWasRetransmission = true
+            probeSeq = seq
             length = sent.length
         }
+        probeStart = probeSeq
         probeEnd = sndMax
         probeDSACKCount = scoreboard.dsackCount
         probeFlightSize = flight
         internalCounters.lossProbes += 1
         if retransmitDeadline == nil { retransmitDeadline = now + rtt.rto }
         return length
+    }
+
+    /// The outstanding probe arrived (its first byte is SACKed) while data below it, sent a
+    /// PTO or more before it, did not: that data is lost (RFC 8985 §7.4 leaves this to RACK;
+    /// here it starts SACK recovery, whatever DupThresh says).
+    var probeRevealsLoss: Bool {
+        guard probeEnd != nil, let p = probeStart else { return false }
+        return sndUna < p && scoreboard.isSacked(p)
     }
 
     /// After SND.UNA advanced: ends the probe episode once the probe is acknowledged, with

@@ -186,6 +186,9 @@ public final class TCPConnection {
     @exclusivity(unchecked) var probeDSACKCount = 0
     /// Bytes in flight when the probe went out.
     @exclusivity(unchecked) var probeFlightSize = 0
+    /// `tailLossProbeACKDelay` and `tailLossProbeMinimumTimeout` in nanoseconds.
+    let probeACKDelayNs: Int64
+    let probeMinimumNs: Int64
 
     // MARK: events
     @exclusivity(unchecked) var events: [TCPEvent] = []
@@ -201,6 +204,8 @@ public final class TCPConnection {
         receiveBuffer = ReceiveBuffer(capacity: c.receiveBufferSize, maxOutOfOrderRanges: c.maximumOutOfOrderRanges)
         rtt = RTTEstimator(initialRTO: c.initialRTO, minimumRTO: c.minimumRTO, maximumRTO: c.maximumRTO)
         cc = CongestionController(c.congestionAlgorithm, maximumSegmentSize: min(536, c.maximumSegmentSize))
+        probeACKDelayNs = c.tailLossProbeACKDelay.nanosecondsClamped
+        probeMinimumNs = c.tailLossProbeMinimumTimeout.nanosecondsClamped
         lastReceiveTime = now
         events.reserveCapacity(8)
     }

@@ -38,12 +38,13 @@ extension TCPConnection {
         }
     }
 
-    /// The probe timeout (RFC 8985 §7.2), before the cap at the RTO deadline.
-    var probeTimeout: Duration {
-        guard let srtt = rtt.smoothedRTT else { return .seconds(1) }
-        var pto = srtt * 2
-        if flightSize <= sendMSS + 1 { pto += config.tailLossProbeACKDelay }  // one segment (+ FIN)
-        return max(pto, config.tailLossProbeMinimumTimeout)
+    /// The probe timeout in nanoseconds (RFC 8985 §7.2), before the cap at the RTO deadline.
+    /// Integer arithmetic: it is computed for every new segment sent.
+    var probeTimeoutNanoseconds: Int64 {
+        guard let srtt = rtt.srttNs else { return 1_000_000_000 }
+        var pto = srtt > Int64.max / 4 ? Int64.max / 2 : 2 * srtt
+        if flightSize <= sendMSS + 1 { pto += probeACKDelayNs }  // one segment (+ FIN) in flight
+        return max(pto, probeMinimumNs)
     }
 
     /// Whether a probe may be scheduled or sent now.
@@ -59,7 +60,8 @@ extension TCPConnection {
             probeDeadline = nil
             return
         }
-        probeDeadline = min(now + probeTimeout, rto)
+        let pto = probeTimeoutNanoseconds
+        probeDeadline = pto < rto.nanoseconds &- now.nanoseconds ? Instant(nanoseconds: now.nanoseconds + pto) : rto
     }
 
     /// The PTO expired: the next `poll` sends a probe, and the RTO restarts from now

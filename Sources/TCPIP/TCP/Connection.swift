@@ -12,6 +12,7 @@
 /// Output.swift (what to send: SYN, data, FIN, ACK, RST; Nagle and SWS avoidance),
 /// Timers.swift (retransmission, persist, delayed ACK, keepalive, TIME-WAIT, FIN-WAIT-2),
 /// LossRecovery.swift (duplicate ACKs, fast retransmit, NewReno, SACK recovery),
+/// TailLossProbe.swift (RFC 8985 §7 tail loss probe),
 /// Options.swift (MSS, window scale, timestamps, SACK negotiation; PAWS),
 /// Reset.swift (RST for segments that match no connection).
 ///

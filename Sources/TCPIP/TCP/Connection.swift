@@ -177,6 +177,10 @@ public final class TCPConnection {
     @exclusivity(unchecked) var probeDeadline: Instant?
     /// The PTO fired: the next `poll` sends the probe.
     @exclusivity(unchecked) var probePending = false
+    /// When `probeDeadline` was last set.
+    @exclusivity(unchecked) var probeScheduledAt = Instant.zero
+    /// More than one segment was in flight then (no delayed-ACK allowance in the PTO).
+    @exclusivity(unchecked) var probeScheduledForFlight = false
     /// First sequence number of the outstanding probe.
     @exclusivity(unchecked) var probeStart: SequenceNumber?
     /// SND.MAX after the outstanding probe (TLP.end_seq); nil when no probe is outstanding.

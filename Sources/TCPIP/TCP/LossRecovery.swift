@@ -97,7 +97,7 @@ extension TCPConnection {
     /// a SACKed loss probe above it) starts recovery even when it also moved the cumulative
     /// acknowledgment (the DupAcks count was reset by it).
     func startRecoveryIfSACKShowsLoss(now: Instant) {
-        if sackEnabled, !inRecovery, sndMax > sndUna, mayStartRecovery,
+        if sackEnabled, !scoreboard.isEmpty, !inRecovery, sndMax > sndUna, mayStartRecovery,
            scoreboard.isLost(sndUna, mss: sendMSS) || probeRevealsLoss {
             enterRecovery(now: now)
         }

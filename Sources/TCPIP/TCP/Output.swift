@@ -199,7 +199,7 @@ extension TCPConnection {
             timedSeq = seq; timedAt = now
         }
         if retransmitDeadline == nil { retransmitDeadline = now + rtt.rto }
-        if !isRetransmission { scheduleLossProbe(now: now) }
+        if !isRetransmission { newDataSent(now: now) }
         persistDeadline = nil
         return length
     }

@@ -62,6 +62,17 @@ extension TCPConnection {
         }
         let pto = probeTimeoutNanoseconds
         probeDeadline = pto < rto.nanoseconds &- now.nanoseconds ? Instant(nanoseconds: now.nanoseconds + pto) : rto
+        probeScheduledAt = now
+        probeScheduledForFlight = flightSize > sendMSS + 1
+    }
+
+    /// After a new segment went out. A burst sends many segments at one instant: once the
+    /// PTO was set at this instant with more than one segment in flight, setting it again
+    /// would give the same deadline (same SRTT, same RTO deadline), so it is skipped.
+    @inline(__always)
+    func newDataSent(now: Instant) {
+        if probeScheduledForFlight, probeScheduledAt == now, probeDeadline != nil { return }
+        scheduleLossProbe(now: now)
     }
 
     /// The PTO expired: the next `poll` sends a probe, and the RTO restarts from now

@@ -38,9 +38,13 @@ import Testing
         #expect(sb.pipe(sndUna: Self.una, sndNxt: Self.nxt, highRxt: Self.s(1), mss: 1000) == 7000)
         // No more lost data: rule 1 finds nothing; new data is the engine's (nil)…
         #expect(sb.nextSegment(sndUna: Self.una, sndNxt: Self.nxt, highRxt: Self.s(1), mss: 1000) == nil)
-        // …and without new data rule 3 resends the first unSACKed, not-yet-retransmitted segment, S4.
+        // …and without new data rule 3 finds nothing either: it takes an unSACKed byte past HighRxt
+        // only below the highest SACKed byte (RFC 6675 rule 1's 1.a and 1.b), and S4–S9 lie above
+        // every SACK block (still in flight). Rule 4 (rescue) would resend the last segment, S9.
         let r3 = sb.nextSegment(sndUna: Self.una, sndNxt: Self.nxt, highRxt: Self.s(1), mss: 1000, newDataAvailable: false)
-        #expect(r3?.start == Self.s(4) && r3?.length == 1000 && r3?.isRetransmission == true)
+        #expect(r3 == nil)
+        let rescue = sb.rescueSegment(sndUna: Self.una, sndNxt: Self.nxt, mss: 1000)
+        #expect(rescue?.start == Self.s(9) && rescue?.length == 1000)
     }
 
     @Test func threeDiscontiguousSmallRangesAlsoMeanLoss() {

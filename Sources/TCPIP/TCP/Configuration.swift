@@ -26,6 +26,9 @@ public enum TCPTimeWaitResetPolicy: Sendable, Hashable {
 /// | `synRetries` | 5 | SYNs at 0, 1, 3, 7, 15, 31 s; give up at 63 s (≈ 60 s, counted not timed) |
 /// | `maximumRetransmissions` | 15 | as Linux's tcp_retries2 (≈ 924 s with a 200 ms RTO) then `timedOut` |
 /// | `finWait2Timeout` | 60 s | FIN-WAIT-2 after `close(fully: true)` gives up after this |
+/// | `tailLossProbes` | on | RFC 8985 §7 (SACK connections only): when the ACKs stop while data is outstanding, one probe segment after PTO = 2·SRTT (+ `tailLossProbeACKDelay` when one segment is in flight, at least `tailLossProbeMinimumTimeout`, at most the RTO) instead of waiting for the RTO |
+/// | `tailLossProbeACKDelay` | 200 ms | RFC 8985's WCDelAckT: the peer's worst-case delayed ACK, added to the PTO when one segment is in flight |
+/// | `tailLossProbeMinimumTimeout` | 10 ms | floor of the PTO (ours, as Linux's first TLP; RFC 8985 has none): timestamps measure RTT in whole milliseconds, so on a sub-millisecond link SRTT can be 0 |
 /// | `congestionAlgorithm` | `.newReno` | standard, deterministic, well understood; `.cubic` available |
 /// | `invalidSegmentACKInterval` | 500 ms | at most one ACK per interval answers data-less invalid segments: out-of-window segments and RFC 5961 challenge ACKs (Linux's tcp_invalid_ratelimit) |
 /// | `timeWaitResetPolicy` | `.ignore` | RFC 1337 |
@@ -57,6 +60,9 @@ public struct TCPConfiguration: Sendable, Hashable {
     public var synRetries: Int = 5
     public var maximumRetransmissions: Int = 15
     public var finWait2Timeout: Duration = .seconds(60)
+    public var tailLossProbes: Bool = true
+    public var tailLossProbeACKDelay: Duration = .milliseconds(200)
+    public var tailLossProbeMinimumTimeout: Duration = .milliseconds(10)
     public var congestionAlgorithm: CongestionAlgorithm = .newReno
     public var invalidSegmentACKInterval: Duration = .milliseconds(500)
     public var timeWaitResetPolicy: TCPTimeWaitResetPolicy = .ignore
@@ -85,6 +91,8 @@ public struct TCPConfiguration: Sendable, Hashable {
         c.maximumSegmentLifetime = clamp(c.maximumSegmentLifetime); c.delayedACKTimeout = clamp(c.delayedACKTimeout)
         c.keepaliveIdle = clamp(c.keepaliveIdle); c.keepaliveInterval = clamp(c.keepaliveInterval)
         c.finWait2Timeout = clamp(c.finWait2Timeout)
+        c.tailLossProbeMinimumTimeout = clamp(c.tailLossProbeMinimumTimeout)
+        c.tailLossProbeACKDelay = min(max(c.tailLossProbeACKDelay, .zero), .seconds(86_400))
         if let l = c.linger { c.linger = min(max(l, .zero), .seconds(86_400)) }
         c.invalidSegmentACKInterval = min(max(c.invalidSegmentACKInterval, .zero), .seconds(86_400))
         c.synRetries = min(c.synRetries, 64); c.maximumRetransmissions = min(c.maximumRetransmissions, 1000)

@@ -12,6 +12,7 @@
 /// Output.swift (what to send: SYN, data, FIN, ACK, RST; Nagle and SWS avoidance),
 /// Timers.swift (retransmission, persist, delayed ACK, keepalive, TIME-WAIT, FIN-WAIT-2),
 /// LossRecovery.swift (duplicate ACKs, fast retransmit, NewReno, SACK recovery),
+/// TailLossProbe.swift (RFC 8985 §7 tail loss probe),
 /// Options.swift (MSS, window scale, timestamps, SACK negotiation; PAWS),
 /// Reset.swift (RST for segments that match no connection).
 ///
@@ -162,6 +163,37 @@ public final class TCPConnection {
     /// One segment to retransmit at this sequence number regardless of cwnd (fast retransmit, partial ACK).
     @exclusivity(unchecked) var retransmitAt: SequenceNumber?
     @exclusivity(unchecked) var scoreboard = SACKScoreboard()
+    /// RFC 6675 NextSeg rule 4: this recovery's rescue retransmission went out.
+    @exclusivity(unchecked) var rescueRetransmitted = false
+    /// The rescue retransmission NextSeg just offered (its sequence number), until it is sent.
+    @exclusivity(unchecked) var pendingRescue: SequenceNumber?
+    /// This recovery's retransmissions, to detect a lost one (`detectLostRetransmission`).
+    @exclusivity(unchecked) var retransmissionLog = RetransmissionLog()
+    /// From a retransmission timeout until SND.UNA reaches `recover` (RTO recovery).
+    @exclusivity(unchecked) var timeoutRecovery = false
+
+    // MARK: tail loss probe (TailLossProbe.swift, RFC 8985 §7)
+    /// When the probe timeout (PTO) fires, nil when none is armed.
+    @exclusivity(unchecked) var probeDeadline: Instant?
+    /// The PTO fired: the next `poll` sends the probe.
+    @exclusivity(unchecked) var probePending = false
+    /// When `probeDeadline` was last set.
+    @exclusivity(unchecked) var probeScheduledAt = Instant.zero
+    /// More than one segment was in flight then (no delayed-ACK allowance in the PTO).
+    @exclusivity(unchecked) var probeScheduledForFlight = false
+    /// First sequence number of the outstanding probe.
+    @exclusivity(unchecked) var probeStart: SequenceNumber?
+    /// SND.MAX after the outstanding probe (TLP.end_seq); nil when no probe is outstanding.
+    @exclusivity(unchecked) var probeEnd: SequenceNumber?
+    /// The outstanding probe resent data (TLP.is_retrans).
+    @exclusivity(unchecked) var probeWasRetransmission = false
+    /// D-SACK blocks seen before the probe went out.
+    @exclusivity(unchecked) var probeDSACKCount = 0
+    /// Bytes in flight when the probe went out.
+    @exclusivity(unchecked) var probeFlightSize = 0
+    /// `tailLossProbeACKDelay` and `tailLossProbeMinimumTimeout` in nanoseconds.
+    let probeACKDelayNs: Int64
+    let probeMinimumNs: Int64
 
     // MARK: events
     @exclusivity(unchecked) var events: [TCPEvent] = []
@@ -177,6 +209,8 @@ public final class TCPConnection {
         receiveBuffer = ReceiveBuffer(capacity: c.receiveBufferSize, maxOutOfOrderRanges: c.maximumOutOfOrderRanges)
         rtt = RTTEstimator(initialRTO: c.initialRTO, minimumRTO: c.minimumRTO, maximumRTO: c.maximumRTO)
         cc = CongestionController(c.congestionAlgorithm, maximumSegmentSize: min(536, c.maximumSegmentSize))
+        probeACKDelayNs = c.tailLossProbeACKDelay.nanosecondsClamped
+        probeMinimumNs = c.tailLossProbeMinimumTimeout.nanosecondsClamped
         lastReceiveTime = now
         events.reserveCapacity(8)
     }
@@ -453,7 +487,7 @@ public final class TCPConnection {
     func terminate(_ error: TCPError?) {
         guard state != .closed else { return }
         setState(.closed)
-        retransmitDeadline = nil; persistDeadline = nil; delayedACKDeadline = nil
+        retransmitDeadline = nil; persistDeadline = nil; delayedACKDeadline = nil; probeDeadline = nil; probePending = false
         keepaliveDeadline = nil; timeWaitDeadline = nil; finWait2Deadline = nil
         lingerDeadline = nil; lingerTimerPending = false
         ackNow = false; persistProbePending = false; keepaliveProbePending = false; retransmitAt = nil

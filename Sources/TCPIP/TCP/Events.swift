@@ -69,6 +69,14 @@ public struct TCPCounters: Sendable, Hashable {
     public var retransmittedSegments = 0
     public var fastRetransmits = 0
     public var timeouts = 0
+    /// Tail loss probes sent (RFC 8985 §7).
+    public var lossProbes = 0
+    /// Retransmitted loss probes that repaired a loss (no D-SACK came back): each reduced the window once.
+    public var lossProbeRepairs = 0
+    /// Rescue retransmissions (RFC 6675 NextSeg rule 4).
+    public var rescueRetransmissions = 0
+    /// Retransmissions found lost in SACK recovery and sent again before the RTO.
+    public var lostRetransmissions = 0
     public var duplicateAcksReceived = 0
     public var outOfOrderBytes = 0
     public var duplicateBytes = 0

@@ -37,6 +37,10 @@ extension TCPConnection {
             persistDeadline = now + persistInterval
             return writeACK(into: buffer, now: now, seq: sndUna - 1)
         }
+        if probePending {  // tail loss probe (TailLossProbe.swift)
+            let p = writeLossProbe(into: buffer, now: now)
+            if p > 0 { return p }
+        }
         let n = writeData(into: buffer, now: now, segmentation: segmentation)
         if n > 0 { return n }
         if keepaliveProbePending {
@@ -142,8 +146,7 @@ extension TCPConnection {
                                                   window: windowField(), payloadOffset: off,
                                                   payloadLimit: min(avail, limit), finIfComplete: fin, now: now)
                 retransmitAt = nil
-                let end = seq + payload + (fin && off + payload == sendBuffer.count ? 1 : 0)
-                if end > highRxt { highRxt = end }
+                retransmissionSent(seq: seq, end: seq + payload + (fin && off + payload == sendBuffer.count ? 1 : 0))
                 internalCounters.retransmittedSegments += 1
                 if retransmitDeadline == nil { retransmitDeadline = now + rtt.rto }
                 return len
@@ -203,6 +206,7 @@ extension TCPConnection {
             timedSeq = seq; timedAt = now
         }
         if retransmitDeadline == nil { retransmitDeadline = now + rtt.rto }
+        if !isRetransmission { newDataSent(now: now) }
         persistDeadline = nil
         return length
     }

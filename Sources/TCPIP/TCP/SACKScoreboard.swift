@@ -199,10 +199,12 @@ public struct SACKScoreboard: Sendable {
     /// rule 1 applies and nil means "send new data (or nothing)"; pass false when
     /// there is no new data or the peer's window forbids it, to also get rule 3.
     /// Rule 1: the first unSACKed byte at or after `highRxt` that IsLost.
-    /// Rule 3: the first unSACKed byte at or after `highRxt`, lost or not.
+    /// Rule 3: the first unSACKed byte at or after `highRxt` and below the highest SACKed
+    /// byte (rule 1's conditions 1.a and 1.b without IsLost); data above every SACK block is
+    /// simply still in flight.
     /// The segment is at most `mss` bytes and never crosses into SACKed data or
     /// past `sndNxt`. `isRetransmission` is always true (both rules resend data).
-    /// Rule 4 (rescue retransmission) is not implemented.
+    /// Rule 4 (the rescue retransmission) is `rescueSegment`.
     public func nextSegment(sndUna: SequenceNumber, sndNxt: SequenceNumber, highRxt: SequenceNumber, mss: Int,
                             dupThreshold: Int = 3, newDataAvailable: Bool = true)
         -> (start: SequenceNumber, length: Int, isRetransmission: Bool)? {
@@ -213,7 +215,7 @@ public struct SACKScoreboard: Sendable {
             let s = SequenceNumber.max(start, floor)
             guard s < end else { return true }
             let segment = (start: s, length: Swift.min(mss, end - s), isRetransmission: true)
-            if rule3 == nil { rule3 = segment }
+            if rule3 == nil && rangesAbove > 0 { rule3 = segment }
             if Self.lost(rangesAbove: rangesAbove, bytesAbove: bytesAbove, mss: mss, dupThreshold: dupThreshold) {
                 rule1 = segment
             }
@@ -222,5 +224,51 @@ public struct SACKScoreboard: Sendable {
         }
         if let r = rule1 { return r }
         return newDataAvailable ? nil : rule3
+    }
+
+    /// RFC 6675 NextSeg rule 4, the rescue retransmission: the segment of at most `mss`
+    /// bytes ending at the end of the highest unSACKed hole in [sndUna, sndNxt), so that it
+    /// holds the highest outstanding unSACKed byte (nil when nothing is outstanding
+    /// unSACKed). The engine offers it once per recovery, when rules 1 to 3 give nothing.
+    public func rescueSegment(sndUna: SequenceNumber, sndNxt: SequenceNumber, mss: Int)
+        -> (start: SequenceNumber, length: Int)? {
+        guard let h = highestHole(sndUna: sndUna, sndNxt: sndNxt) else { return nil }
+        let start = SequenceNumber.max(h.start, h.end - Swift.max(1, mss))
+        return (start, h.end - start)
+    }
+
+    /// The lowest unSACKed range in [sndUna, sndNxt) with SACKed data above it, nil when none.
+    public func firstHoleBelowHighestSacked(sndUna: SequenceNumber, sndNxt: SequenceNumber)
+        -> (start: SequenceNumber, end: SequenceNumber)? {
+        var hole: (start: SequenceNumber, end: SequenceNumber)?
+        forEachHole(sndUna: sndUna, sndNxt: sndNxt) { start, end, rangesAbove, _ in
+            if rangesAbove > 0 { hole = (start, end) }
+            return false
+        }
+        return hole
+    }
+
+    /// The highest unSACKed range in [sndUna, sndNxt), nil when there is none.
+    public func highestHole(sndUna: SequenceNumber, sndNxt: SequenceNumber) -> (start: SequenceNumber, end: SequenceNumber)? {
+        var hole: (start: SequenceNumber, end: SequenceNumber)?
+        forEachHole(sndUna: sndUna, sndNxt: sndNxt) { start, end, _, _ in
+            hole = (start, end)
+            return true
+        }
+        return hole
+    }
+
+    /// IsLost's test applied to the SACKed data above `seq` (the part of a range that
+    /// straddles it counts): `dupThreshold` SACKed ranges, or more than
+    /// (dupThreshold − 1)·SMSS SACKed bytes, lie above `seq`. Unlike `isLost`, `seq` may
+    /// itself be SACKed.
+    public func isLost(sackedAbove seq: SequenceNumber, mss: Int, dupThreshold: Int = 3) -> Bool {
+        var rangesAbove = 0, bytesAbove = 0
+        for r in ranges.reversed() {
+            if r.end <= seq { break }
+            rangesAbove += 1
+            bytesAbove += r.end - SequenceNumber.max(r.start, seq)
+        }
+        return Self.lost(rangesAbove: rangesAbove, bytesAbove: bytesAbove, mss: mss, dupThreshold: dupThreshold)
     }
 }

@@ -145,6 +145,15 @@ extension TCPConnection {
         } else {
             acceptable = seq.isIn(rcvNxt, rcvNxt + rcvWnd) || (seq + (segLen - 1)).isIn(rcvNxt, rcvNxt + rcvWnd)
         }
+        // A retransmission of data we already hold that ends exactly at RCV.NXT (our ACK of it
+        // was lost) still carries a current ACK: take the ACK, drop the data as a duplicate
+        // (as Linux, which accepts a segment ending at or after its last advertised RCV.NXT).
+        // Without this, e.g. the peer's first ACK of our FIN can ride only on such a
+        // retransmission and be thrown away.
+        if !acceptable, rcvWnd > 0, payload.count > 0, !f.contains(.syn), !f.contains(.fin), !f.contains(.rst),
+           seq + segLen == rcvNxt {
+            acceptable = true
+        }
         // "Special allowance" for a zero window: a segment at RCV.NXT still carries a valid
         // ACK, URG or RST; its data is not taken and an ACK goes back.
         var zeroWindowAtEdge = false
@@ -247,12 +256,14 @@ extension TCPConnection {
         }
         if timestampsEnabled, !zeroWindowAtEdge { updateTSRecent(opts, seq: seq, now: now) }
         let scaledWindow = Int(seg.window) << Int(sndShift)
+        var newlySacked = 0
         if sackEnabled && !opts.sackBlocks.isEmpty {
-            scoreboard.update(with: opts.sackBlocks, sndUna: ack > sndUna ? ack : sndUna, sndNxt: sndMax)
+            newlySacked = scoreboard.update(with: opts.sackBlocks, sndUna: ack > sndUna ? ack : sndUna, sndNxt: sndMax)
         }
         if ack > sndUna {
             acknowledge(upTo: ack, opts, now: now)
-        } else if ack == sndUna, payload.count == 0, !f.contains(.fin), scaledWindow == sndWnd, sndMax > sndUna {
+        } else if ack == sndUna, isDuplicateACK(hasSACKBlocks: !opts.sackBlocks.isEmpty, newlySacked: newlySacked,
+                                                payload: payload.count, fin: f.contains(.fin), window: scaledWindow) {
             duplicateAckArrived(now: now)
         }
         // Window update (RFC 9293 §3.10.7.4, SND.WL1/SND.WL2).
@@ -370,6 +381,7 @@ extension TCPConnection {
         setState(.timeWait)
         timeWaitDeadline = now + config.maximumSegmentLifetime * 2
         retransmitDeadline = nil; persistDeadline = nil; keepaliveDeadline = nil; finWait2Deadline = nil
+        probeDeadline = nil; probePending = false
     }
 
     /// An ACK answering an unacceptable segment (§3.10.7.4). Segments that occupy sequence
@@ -409,6 +421,8 @@ extension TCPConnection {
         persistBackoff = 0
         newDataAcknowledged(bytes: max(0, acked), previousUna: previousUna, now: now)
         retransmitDeadline = sndUna == sndMax ? nil : now + rtt.rto
+        lossProbeAcknowledged(now: now)
+        scheduleLossProbe(now: now)
     }
 
     func takeRTTSample(ack: SequenceNumber, _ opts: TCPOptionSet, now: Instant) {

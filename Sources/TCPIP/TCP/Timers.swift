@@ -1,7 +1,7 @@
 // Every timer of a connection, as deadlines checked by `poll` (no OS timers):
 // retransmission (RFC 6298, with SYN retries), persist (zero-window probes, RFC 9293 §3.8.6.1),
 // delayed ACK (RFC 9293 §3.8.6.3), keepalive (RFC 1122 §4.2.3.6), TIME-WAIT (2 × MSL)
-// and FIN-WAIT-2.
+// and FIN-WAIT-2; the tail loss probe (RFC 8985 §7) is in TailLossProbe.swift.
 
 extension TCPConnection {
     /// The latest time `poll` must be called again (nil: no timer runs).
@@ -12,6 +12,7 @@ extension TCPConnection {
         }
         consider(retransmitDeadline); consider(persistDeadline); consider(delayedACKDeadline)
         consider(keepaliveDeadline); consider(timeWaitDeadline); consider(finWait2Deadline); consider(lingerDeadline)
+        consider(probeDeadline)
         return d
     }
 
@@ -30,6 +31,10 @@ extension TCPConnection {
         if let t = finWait2Deadline, t <= now {
             finWait2Deadline = nil
             if state == .finWait2 { terminate(.timedOut); return }
+        }
+        if let t = probeDeadline, t <= now {
+            probeDeadline = nil
+            probeTimeoutFired(now: now)  // re-arms the RTO when a probe is due: it does not fire with it
         }
         if let t = retransmitDeadline, t <= now {
             retransmitDeadline = nil
@@ -79,8 +84,12 @@ extension TCPConnection {
             cc.onRetransmissionTimeout(flightSize: flightSize, now: now)
         }
         inRecovery = false
+        timeoutRecovery = true
         dupAcks = 0
         retransmitAt = nil
+        pendingRescue = nil
+        retransmissionLog.removeAll()
+        probeDeadline = nil; probePending = false; probeEnd = nil  // RFC 8985 §7: no probe in RTO recovery
         timedSeq = nil  // Karn: nothing sent from here on is timed until new data goes out
         timeoutRetransmitTSval = tsValue(now)
         recover = sndMax  // RFC 6582 §3.2 step 4

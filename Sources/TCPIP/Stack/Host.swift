@@ -102,7 +102,7 @@ public final class IPv4Host {
     /// The link cuts TCP super-segments (TSO/GSO, e.g. a TAP with a virtio-net header):
     /// `poll` then writes new data as packets of up to 64 KiB (given a buffer that large),
     /// and says how to cut them in `lastPacketOffload`. Off by default.
-    public var segmentationOffload = false
+    @exclusivity(unchecked) public var segmentationOffload = false
     /// What the link must do with the packet the last `poll` wrote: `.none`, or TCPv4
     /// segmentation into `gsoSize`-byte segments with a partial checksum (the packet's TCP
     /// checksum then holds only the pseudo-header sum). Offsets count from the IP header.

@@ -148,7 +148,29 @@ struct OpenedStack {
         let stack = try TCPStack(interface: device, address: address, prefixLength: prefix,
                                  gateway: gateway.flatMap { IPv4Address($0) }, configuration: configuration,
                                  mtu: stackMTU, wrap: wrap)
+        waitForKernelLink(name)
         return OpenedStack(stack: stack, device: device, existed: existed, mtu: stackMTU, capture: capture)
+    }
+
+    /// Waits (at most `limit`) until the kernel treats the device's link as up. Opening a
+    /// TAP/TUN turns its carrier on, but the kernel switches the device's transmit queue
+    /// from "drop everything" to working only when its link-watch work runs, which may
+    /// take up to a second: a first ping sent at once would get its answer dropped by the
+    /// kernel. `operstate` changes in the same step. A device whose kernel side stays down
+    /// (the caller did not bring it up) costs just the wait.
+    static func waitForKernelLink(_ name: String, limit: Duration = .seconds(2)) {
+        let path = "/sys/class/net/\(name)/operstate"
+        let clock = ContinuousClock()
+        let deadline = clock.now + limit
+        while clock.now < deadline {
+            guard let f = fopen(path, "r") else { return }
+            var buffer = [CChar](repeating: 0, count: 32)
+            let line = fgets(&buffer, 32, f) != nil
+                ? String(decoding: buffer.prefix { $0 != 0 && $0 != 10 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : ""
+            fclose(f)
+            if line != "down" && line != "lowerlayerdown" && line != "notpresent" { return }
+            usleep(10_000)
+        }
     }
 }
 

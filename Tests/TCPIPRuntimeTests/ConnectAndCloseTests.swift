@@ -134,17 +134,18 @@ struct ConnectAndCloseTests {
         let (stream, iss) = try await p.establish()
         let data = (0..<3000).map { UInt8(truncatingIfNeeded: $0 &* 11) }
         try await stream.write(data)
-        // Two full segments in 1500-byte packets with DF; Nagle holds the 80-byte tail.
+        // Two full segments in 1500-byte packets with DF, and the 80-byte tail with them
+        // (Minshall's Nagle: no short segment outstanding; classic Nagle held it).
         var lost: [[UInt8]] = []
-        for _ in 0..<2 { lost.append(try #require(try await p.nextPacket(), "no data")) }
-        #expect(lost.map(\.count) == [1500, 1500])
+        for _ in 0..<3 { lost.append(try #require(try await p.nextPacket(), "no data")) }
+        #expect(lost.map(\.count) == [1500, 1500, 120])
         #expect(lost.allSatisfy { $0[6] & 0x40 != 0 })
         // A router on the way takes 1000 at most: it drops them and says so for the first.
         p.send(try p.unreachable(.fragmentationNeeded, mtu: 1000, quoting: lost[0]))
         var resent: [[UInt8]] = []
         for _ in 0..<4 { resent.append(try #require(try await p.nextPacket(), "no retransmission")) }
-        // 960-byte segments from the first unacknowledged byte; the last one carries the 40
-        // bytes sent before and the 80 held back.
+        // 960-byte segments from the first unacknowledged byte; the last one carries the last
+        // 40 bytes of the second segment and the 80 of the tail.
         #expect(resent.map(\.count) == [1000, 1000, 1000, 160])
         var payload: [UInt8] = []
         var seqs: [UInt32] = []

@@ -70,6 +70,37 @@ import Testing
         s.expect(.ack, seq: 101, ack: 2201, window: 65535 - 200, options: [])  // 200 bytes unread
         #expect(s.read() == Array(repeating: 1, count: 100) + Array(repeating: 2, count: 100))
     }
+
+    @Test func segmentFillingAllOrPartOfAGapIsAcknowledgedAtTheSameInstant() {
+        let s = Script.established()
+        // Holes: 2001..2101 and 2201..2301 missing; 2101..2201 and 2301..2401 held out of order.
+        s.send(.ack, seq: 2101, ack: 101, payload: Array(repeating: 2, count: 100))
+        s.expect(.ack, seq: 101, ack: 2001, window: 65535, options: [])  // out of order: at once
+        s.send(.ack, seq: 2301, ack: 101, payload: Array(repeating: 4, count: 100))
+        s.expect(.ack, seq: 101, ack: 2001, window: 65535, options: [])
+        // Part of the first hole, at RCV.NXT (2001..2051): RCV.NXT moves, the ACK goes now
+        // (RFC 5681 §4.2), not after the 200 ms delayed-ACK timer.
+        s.send(.ack, seq: 2001, ack: 101, payload: Array(repeating: 1, count: 50))
+        s.expect(.ack, seq: 101, ack: 2051, window: 65535 - 50, options: [])
+        #expect(s.conn.delayedACKDeadline == nil)
+        // The rest of the first hole joins 2101..2201.
+        s.send(.ack, seq: 2051, ack: 101, payload: Array(repeating: 1, count: 50))
+        s.expect(.ack, seq: 101, ack: 2201, window: 65535 - 200, options: [])
+        // The second hole: everything to 2401 is in order, still at the same instant.
+        s.send(.ack, seq: 2201, ack: 101, payload: Array(repeating: 3, count: 100))
+        s.expect(.ack, seq: 101, ack: 2401, window: 65535 - 400, options: [])
+        #expect(s.conn.delayedACKDeadline == nil)
+        #expect(s.now == .zero)
+        #expect(s.read() == Array(repeating: 1, count: 100) + Array(repeating: 2, count: 100)
+                    + Array(repeating: 3, count: 100) + Array(repeating: 4, count: 100))
+        // No gap left: the next in-order short segment is ACKed by the delayed-ACK timer again.
+        s.send(.ack, seq: 2401, ack: 101, payload: Array(repeating: 5, count: 100))
+        s.expectNothing()
+        #expect(s.conn.delayedACKDeadline == Instant(nanoseconds: 200_000_000))
+        s.advance(by: .milliseconds(200))
+        // The 400 bytes read freed less than an MSS: the right edge stays at 2401 + 65135 (receiver SWS avoidance).
+        s.expect(.ack, seq: 101, ack: 2501, window: 65535 - 500, options: [])
+    }
 }
 
 @Suite struct ConnectionWrapTests {

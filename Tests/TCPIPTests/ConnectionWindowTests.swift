@@ -60,6 +60,47 @@ import Testing
         s.expect([.ack, .psh], seq: 1661, window: 65535, payload: 140, options: [])
     }
 
+    @Test func minshallNagleSendsABulkWritesShortTailAtOnceAndHoldsTheNextShortWriteUntilTheTailIsACKed() {
+        let s = Script.established()
+        #expect(s.conn.counters.congestionWindow == 14600)
+        #expect(s.write(count: 3 * 1460 + 100) == 4480)
+        // Minshall's Nagle: no short segment is outstanding, so the 100-byte tail goes with the
+        // three full segments (classic Nagle held it until all 4380 bytes were ACKed, i.e. for
+        // the peer's delayed ACK).
+        let out = s.output()
+        #expect(out.map(\.seq) == [101, 1561, 3021, 4481])
+        #expect(out.map(\.payload.count) == [1460, 1460, 1460, 100])
+        #expect(out.map(\.flags) == [.ack, .ack, .ack, [.ack, .psh]])
+        #expect(out.allSatisfy { $0.ack == 2001 && $0.window == 65535 && $0.options.isEmpty })
+        // The short segment 4481..4581 is unacknowledged: a new short write waits.
+        #expect(s.write(count: 50) == 50)
+        s.expectNothing()
+        // An ACK of the full segments only does not release it either.
+        s.send(.ack, seq: 2001, ack: 4481)
+        s.expectNothing()
+        // The ACK of the short segment does, at that instant.
+        s.send(.ack, seq: 2001, ack: 4581)
+        s.expect([.ack, .psh], seq: 4581, ack: 2001, window: 65535, payload: 50, options: [])
+    }
+
+    @Test func minshallNagleSendsAShortWriteWhileOnlyFullSegmentsAreUnacknowledged() {
+        let s = Script.established()
+        _ = s.write(count: 2 * 1460)
+        let full = s.output()
+        expectSegment(full.first, .ack, seq: 101, ack: 2001, window: 65535, options: [], payload: 1460)
+        expectSegment(full.last, [.ack, .psh], seq: 1561, ack: 2001, window: 65535, options: [], payload: 1460)
+        #expect(full.count == 2)
+        // 2920 bytes in flight, all in full segments: a short write goes at once (classic
+        // Nagle would hold it until they are acknowledged).
+        _ = s.write(count: 10)
+        s.expect([.ack, .psh], seq: 3021, ack: 2001, window: 65535, payload: 10, options: [])
+        // Now a short segment is outstanding: the next one waits for its ACK.
+        _ = s.write(count: 20)
+        s.expectNothing()
+        s.send(.ack, seq: 2001, ack: 3031)
+        s.expect([.ack, .psh], seq: 3031, ack: 2001, window: 65535, payload: 20, options: [])
+    }
+
     @Test func noDelaySendsSmallSegmentsAtOnce() {
         var c = plainConfiguration()
         c.noDelay = true

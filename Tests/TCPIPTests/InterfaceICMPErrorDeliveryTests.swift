@@ -131,9 +131,11 @@ import Testing
         let data = (0..<3000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
         #expect(b.host.write(c, data) == 3000)
         // Default options (timestamps): 1448-byte payloads in 1500-byte packets, DF set;
-        // Nagle holds the 104-byte tail. The path drops both: a router answers for the first.
+        // the 104-byte tail leaves with them (Minshall's Nagle: no short segment outstanding;
+        // classic Nagle held it). None arrives: a router answers for the first, the others
+        // are lost too.
         let lost = F.drain(b, now: pair.now)
-        #expect(lost.map(\.count) == [1500, 1500])
+        #expect(lost.map(\.count) == [1500, 1500, 20 + 32 + 104])
         #expect(lost.allSatisfy { $0[6] & 0x40 != 0 })
 
         // A forged error (sequence number not in flight) changes nothing.
@@ -149,7 +151,7 @@ import Testing
         #expect(b.nextEvent() == .pathMTULowered(F.ipA, mtu: 1000))
         #expect(conn.maximumSegmentSizeToPeer == 960)
         // At once, from SND.UNA: 948-byte payloads (960 less 12 of timestamps) in 1000-byte
-        // packets; the fourth carries the last 52 bytes sent before and the 104 held by Nagle.
+        // packets; the fourth carries the last 52 bytes of the second segment and the 104 of the tail.
         let resent = F.drain(b, now: pair.now)
         try #require(resent.map(\.count) == [1000, 1000, 1000, 20 + 32 + 156])
         #expect(resent.allSatisfy { $0[6] & 0x40 != 0 })

@@ -123,6 +123,10 @@ public final class TCPConnection {
     @exclusivity(unchecked) var keepaliveProbePending = false
     /// Force out one segment of new data despite Nagle / sender SWS (persist override).
     @exclusivity(unchecked) var forceSend = false
+    /// Minshall's Nagle (draft-minshall-nagle, as Linux's snd_sml): the sequence number just
+    /// past the last short (less than a full piece) segment of new data sent; while SND.UNA is
+    /// below it, a further short segment waits. Cleared once acknowledged.
+    @exclusivity(unchecked) var lastShortSegmentEnd: SequenceNumber?
     @exclusivity(unchecked) var lastInvalidACK: Instant?
     @exclusivity(unchecked) var lastSendTime: Instant?
     @exclusivity(unchecked) var lastReceiveTime: Instant

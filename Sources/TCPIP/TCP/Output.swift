@@ -181,7 +181,11 @@ extension TCPConnection {
         }
         if len < mss && unsent > 0 && !isRetransmission && !forceSend {
             let allQueued = len == unsent
-            let nagleAllows = config.noDelay || sndMax == sndUna || finQueued
+            // Minshall's variant (draft-minshall-nagle, as Linux): a short segment waits only
+            // while an earlier short segment is unacknowledged, not while any data is. A bulk
+            // write's short tail then goes with the full segments before it, and no short tail
+            // waits for the peer's delayed ACK of full segments.
+            let nagleAllows = config.noDelay || finQueued || !shortSegmentOutstanding
             let swsAllows = maxSndWnd > 0 && len >= maxSndWnd / 2
             if !((allQueued && nagleAllows) || swsAllows) {
                 if sndMax == sndUna && persistDeadline == nil { persistDeadline = now + persistInterval }
@@ -206,9 +210,24 @@ extension TCPConnection {
             timedSeq = seq; timedAt = now
         }
         if retransmitDeadline == nil { retransmitDeadline = now + rtt.rto }
-        if !isRetransmission { newDataSent(now: now) }
+        if !isRetransmission {
+            newDataSent(now: now)
+            noteNewDataSegment(end: sndNxt, payload: payload, optionLength: length - 20 - payload)
+        }
         persistDeadline = nil
         return length
+    }
+
+    /// A short segment of new data is unacknowledged (Minshall's Nagle): SND.UNA < its end <= SND.MAX.
+    var shortSegmentOutstanding: Bool {
+        guard let e = lastShortSegmentEnd else { return false }
+        return sndUna < e && e <= sndMax
+    }
+
+    /// Records a segment of new data ending at `end` (after its FIN, if any): when its payload
+    /// is short (for a super-segment: its last piece), it becomes the short segment Nagle waits on.
+    func noteNewDataSegment(end: SequenceNumber, payload: Int, optionLength: Int) {
+        if payload > 0 && payload % segmentationSize(optionLength: optionLength) != 0 { lastShortSegmentEnd = end }
     }
 
     /// The segment loss recovery wants retransmitted now, and its maximum length.

@@ -415,6 +415,7 @@ extension TCPConnection {
         }
         sndUna = ack
         if sndNxt < sndUna { sndNxt = sndUna }
+        if let e = lastShortSegmentEnd, e <= sndUna { lastShortSegmentEnd = nil }  // Minshall's Nagle
         if let r = retransmitAt, r < sndUna { retransmitAt = nil }
         takeRTTSample(ack: ack, opts, now: now)
         retransmitCount = 0

@@ -118,6 +118,7 @@ extension TCPConnection {
             let withFin = finQueued && off + sent.payload == sendBuffer.count
             sndMax = sndMax + sent.payload + (withFin ? 1 : 0)
             sndNxt = sndMax
+            noteNewDataSegment(end: sndMax, payload: sent.payload, optionLength: sent.length - 20 - sent.payload)
             internalCounters.bytesSent += sent.payload
             probeWasRetransmission = false
             length = sent.length

@@ -80,15 +80,10 @@ final class CaptureHandle: @unchecked Sendable {
 }
 
 extension DeviceOptions {
+    /// Writes all of `text` to standard error (unbuffered; EINTR and short writes retried).
     static func writeStandardError(_ text: String) {
-        var bytes = Array(text.utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { Glibc.write(2, $0.baseAddress! + offset, $0.count - offset) }
-            if n < 0 { if errno == EINTR { continue }; return }
-            offset += n
-        }
-        bytes.removeAll()
+        let bytes = Array(text.utf8)
+        bytes.withUnsafeBytes { _ = FileOutput.writeAll(2, $0) }
     }
 }
 

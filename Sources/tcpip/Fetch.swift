@@ -89,7 +89,7 @@ struct Fetch: ParsableCommand {
             do { result = .success(try await job.run(on: stack)) } catch { result = .failure(error) }
             await stack.shutdown(gracePeriod: .seconds(1))
             capture?.close()
-            if printCounters { Fetch.writeStandardError("counters:\n\(await stack.statistics())\n") }
+            if printCounters { DeviceOptions.writeStandardError("counters:\n\(await stack.statistics())\n") }
             outcome.result = result
             done.signal()
         }
@@ -102,7 +102,7 @@ struct Fetch: ParsableCommand {
             task.cancel()
             // The download normally ends at once when cancelled; never hang on it.
             sleep(3)
-            Fetch.writeStandardError("\ntcpip: fetch: \(received == SIGINT ? "interrupted" : "terminated")\n")
+            DeviceOptions.writeStandardError("\ntcpip: fetch: \(received == SIGINT ? "interrupted" : "terminated")\n")
             _exit(128 + received)
         }
         watcher.start()
@@ -110,7 +110,7 @@ struct Fetch: ParsableCommand {
 
         let signal = outcome.signal.load(ordering: .sequentiallyConsistent)
         if signal != 0 {
-            Fetch.writeStandardError("\ntcpip: fetch: \(signal == SIGINT ? "interrupted" : "terminated")\n")
+            DeviceOptions.writeStandardError("\ntcpip: fetch: \(signal == SIGINT ? "interrupted" : "terminated")\n")
             throw ExitCode(128 + signal)
         }
         if case .failure(let error) = outcome.result! {
@@ -132,13 +132,8 @@ struct Fetch: ParsableCommand {
     static func fail(_ message: String) -> Never {
         // Keep it one line whatever the error's text.
         let line = message.split(whereSeparator: \.isNewline).joined(separator: " ")
-        writeStandardError("tcpip: fetch: \(line)\n")
+        DeviceOptions.writeStandardError("tcpip: fetch: \(line)\n")
         Glibc.exit(1)
-    }
-
-    static func writeStandardError(_ text: String) {
-        let bytes = Array(text.utf8)
-        bytes.withUnsafeBytes { _ = FileOutput.writeAll(2, $0) }
     }
 }
 
@@ -172,19 +167,19 @@ struct FetchJob: Sendable {
             if formatter == nil, let head = fetch.head {
                 formatter = ProgressFormatter(total: fetch.expectedLength, isTerminal: progressIsTerminal)
                 let length = fetch.expectedLength.map { "\($0) bytes" } ?? "length unknown"
-                Fetch.writeStandardError("HTTP \(head.status)\(head.reason.isEmpty ? "" : " " + head.reason), \(length)\n")
+                DeviceOptions.writeStandardError("HTTP \(head.status)\(head.reason.isEmpty ? "" : " " + head.reason), \(length)\n")
             }
             if let formatter, !fetch.isComplete {
                 let elapsed = clock.now - start
                 if throttle.shouldEmit(at: elapsed) {
-                    Fetch.writeStandardError(formatter.line(bytes: fetch.bodyBytes, elapsed: elapsed))
+                    DeviceOptions.writeStandardError(formatter.line(bytes: fetch.bodyBytes, elapsed: elapsed))
                 }
             }
         }
         try out.finish()
         let elapsed = clock.now - start
         let final = formatter ?? ProgressFormatter(total: fetch.expectedLength, isTerminal: progressIsTerminal)
-        Fetch.writeStandardError(final.finished(bytes: fetch.bodyBytes, elapsed: elapsed))
+        DeviceOptions.writeStandardError(final.finished(bytes: fetch.bodyBytes, elapsed: elapsed))
     }
 }
 

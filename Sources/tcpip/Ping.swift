@@ -167,7 +167,7 @@ struct Ping: ParsableCommand {
     /// Prints `tcpip: ping: message` on stderr and exits 1.
     static func fail(_ message: String) -> Never {
         let line = message.split(whereSeparator: \.isNewline).joined(separator: " ")
-        Fetch.writeStandardError("tcpip: ping: \(line)\n")
+        DeviceOptions.writeStandardError("tcpip: ping: \(line)\n")
         Glibc.exit(1)
     }
 

@@ -24,35 +24,8 @@ fi
 here="$(cd "$(dirname "$0")/.." && pwd)"
 outdir="$(realpath -m "${1:-$here/Tests/Fixtures/trace}")"
 mkdir -p "$outdir"
-suffix="$$-$RANDOM"
-client="tcpiptrace-c-$suffix"
-server="tcpiptrace-s-$suffix"
-work="$(mktemp -d)"
-pids=()
-
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-    ip netns del "$client" 2>/dev/null || true
-    ip netns del "$server" 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-ip netns add "$client"
-ip netns add "$server"
-ip link add veth-c netns "$client" type veth peer name veth-s netns "$server"
-for ns in "$client" "$server"; do
-    ip netns exec "$ns" sysctl -q -w net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-    ip netns exec "$ns" ip link set lo up
-done
-ip netns exec "$client" ip addr add 192.0.2.1/24 dev veth-c
-ip netns exec "$server" ip addr add 192.0.2.2/24 dev veth-s
-for pair in "$client veth-c" "$server veth-s"; do
-    set -- $pair
-    ip netns exec "$1" ethtool -K "$2" tx off tso off gso off gro off >/dev/null 2>&1 || true
-    ip netns exec "$1" ip link set "$2" up
-done
+. "$here/scripts/lib/veth-pair.sh"
+veth_pair_setup tcpiptrace
 
 mkdir -p "$work/www"
 /usr/bin/python3 -c 'import sys; sys.stdout.write(("swift-tcpip trace fixture " * 200)[:3000])' > "$work/www/small.txt"
